@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The queue contract between ingress and worker: names, job payloads and job ids.
+ * The queue is the only coupling between the two apps. Job data never holds secrets.
+ */
+export const queueNames = {
+  inbound: 'inbound',
+  reply: 'reply',
+  send: 'send',
+  status: 'status',
+  maintenance: 'maintenance',
+} as const;
+export type QueueName = (typeof queueNames)[keyof typeof queueNames];
+
+/** A customer's (or the business's own) message as received; `message` is Meta's object. */
+export interface InboundMessageJob {
+  tenantId: string;
+  phoneNumberId: string;
+  wamid: string;
+  from: string;
+  contactName?: string;
+  fromBusiness: boolean;
+  /** Meta's message object, as parsed (unknown fields kept) */
+  message: Record<string, unknown>;
+  /** ms since epoch when ingress received the POST */
+  receivedAt: number;
+}
+
+/** A delivery status for one of our outbound messages. */
+export interface StatusJob {
+  tenantId: string;
+  phoneNumberId: string;
+  wamid: string;
+  status: string;
+  recipientId: string;
+  /** Meta's status object (timestamp, errors, pricing…) */
+  statusObj: Record<string, unknown>;
+  receivedAt: number;
+}
+
+/**
+ * Job ids: BullMQ refuses ':' in custom ids and they end up in Redis keys, so derive a
+ * fixed-length id from (tenant, wamid[, status]). The same webhook delivered again maps to
+ * the same id, and BullMQ ignores the duplicate add.
+ */
+export function inboundJobId(tenantId: string, wamid: string): string {
+  return `in-${digest(`${tenantId}\n${wamid}`)}`;
+}
+
+export function statusJobId(tenantId: string, wamid: string, status: string): string {
+  return `st-${digest(`${tenantId}\n${wamid}\n${status}`)}`;
+}
+
+function digest(s: string): string {
+  return createHash('sha256').update(s).digest('base64url').slice(0, 32);
+}
+
+/** Redis connection options from a redis:// URL, for BullMQ (which needs maxRetriesPerRequest null in workers). */
+export function redisOptionsFromUrl(url: string): {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: Record<string, never>;
+} {
+  const u = new URL(url);
+  const opts: ReturnType<typeof redisOptionsFromUrl> = { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
+  if (u.username) opts.username = decodeURIComponent(u.username);
+  if (u.password) opts.password = decodeURIComponent(u.password);
+  const db = u.pathname.replace('/', '');
+  if (db) opts.db = Number(db);
+  if (u.protocol === 'rediss:') opts.tls = {};
+  return opts;
+}
+
+/** Channel on which a tenant's context changes are announced (dashboard, CLI → workers). */
+export const tenantChangedChannel = (prefix: string): string => `${prefix}:tenant-changed`;
