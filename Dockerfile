@@ -1,0 +1,27 @@
+# One image for the three apps (they share the workspace); `command` in docker-compose.yml picks the app.
+# Stage 1 installs production dependencies; stage 2 copies only what runs, as a non-root user.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY apps/ingress/package.json apps/ingress/
+COPY apps/worker/package.json apps/worker/
+COPY apps/dashboard/package.json apps/dashboard/
+COPY apps/cli/package.json apps/cli/
+COPY packages/tenant-core/package.json packages/tenant-core/
+COPY packages/whatsapp/package.json packages/whatsapp/
+COPY packages/testkit/package.json packages/testkit/
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/apps ./apps
+COPY --from=deps /app/packages ./packages
+COPY package.json tsconfig.base.json ./
+COPY migrations ./migrations
+COPY apps ./apps
+COPY packages ./packages
+USER node
+EXPOSE 3000 3001 3002
+CMD ["npx", "tsx", "apps/ingress/src/main.ts"]
