@@ -1,0 +1,112 @@
+import { createServer } from 'node:http';
+import { z } from 'zod';
+import { createLogger, createSql, Keyring, loadConfigOrExit } from '@alphadome/tenant-core';
+import { WorkerMetrics } from './metrics.ts';
+import { startWorker } from './worker.ts';
+
+/**
+ * `npm run start:worker`: the worker configured by the environment only. Several may run at
+ * once on different hosts. SIGTERM/SIGINT: stop taking jobs, let active ones finish (BullMQ's
+ * worker.close waits for them), close Redis and Postgres, exit.
+ */
+const config = loadConfigOrExit(['DATABASE_URL', 'ENCRYPTION_KEYS']);
+
+// Tuning knobs of the worker only (tests shorten them to exercise crash recovery quickly).
+const tuning = z
+  .object({
+    WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).optional(),
+    WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(200).optional(),
+    WORKER_RETRY_BASE_MS: z.coerce.number().int().min(1).optional(),
+    WORKER_REPLY_ATTEMPTS: z.coerce.number().int().min(1).max(20).optional(),
+    WORKER_SEND_ATTEMPTS: z.coerce.number().int().min(1).max(50).optional(),
+    TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
+  })
+  .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+if (!tuning.success) {
+  process.stderr.write(`alphadome: invalid environment: ${tuning.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
+  process.exit(1);
+}
+const t = tuning.data;
+
+const logger = createLogger('worker', config.LOG_LEVEL);
+const sql = createSql({
+  url: config.DATABASE_URL,
+  prepare: config.DATABASE_PREPARE === 'true',
+  max: config.DATABASE_POOL_MAX,
+  name: 'alphadome-worker',
+});
+const metrics = new WorkerMetrics({ defaultMetrics: true });
+
+const handle = await startWorker({
+  sql,
+  redisUrl: config.REDIS_URL,
+  prefix: config.QUEUE_PREFIX,
+  keyring: Keyring.fromSpec(config.ENCRYPTION_KEYS),
+  graphApiBaseUrl: config.GRAPH_API_BASE_URL,
+  graphApiVersion: config.GRAPH_API_VERSION,
+  openaiBaseUrl: config.OPENAI_BASE_URL,
+  openaiApiKey: config.OPENAI_API_KEY,
+  openaiModel: config.OPENAI_MODEL,
+  concurrency: config.WORKER_CONCURRENCY,
+  ...(t.WORKER_STALLED_INTERVAL_MS !== undefined ? { stalledIntervalMs: t.WORKER_STALLED_INTERVAL_MS } : {}),
+  ...(t.WORKER_LOCK_DURATION_MS !== undefined ? { lockDurationMs: t.WORKER_LOCK_DURATION_MS } : {}),
+  ...(t.TENANT_CACHE_TTL_MS !== undefined ? { contextTtlMs: t.TENANT_CACHE_TTL_MS } : {}),
+  retry: {
+    ...(t.WORKER_RETRY_BASE_MS !== undefined ? { retryBaseMs: t.WORKER_RETRY_BASE_MS } : {}),
+    ...(t.WORKER_REPLY_ATTEMPTS !== undefined ? { replyAttempts: t.WORKER_REPLY_ATTEMPTS } : {}),
+    ...(t.WORKER_SEND_ATTEMPTS !== undefined ? { sendAttempts: t.WORKER_SEND_ATTEMPTS } : {}),
+  },
+  logger,
+  metrics,
+});
+
+// health and metrics: a plain http server is all three routes need
+const server = createServer((req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/healthz') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+  } else if (path === '/readyz') {
+    void (async () => {
+      let db = false;
+      try {
+        await sql`select 1`;
+        db = true;
+      } catch {
+        /* reported below */
+      }
+      const ready = db && handle.isReady();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, db, workers: handle.isReady() }));
+    })();
+  } else if (path === '/metrics') {
+    void metrics.registry.metrics().then((body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body));
+  } else {
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  }
+});
+server.listen(config.WORKER_PORT, config.HOST, () => {
+  const addr = server.address();
+  logger.info({ port: typeof addr === 'object' && addr ? addr.port : config.WORKER_PORT }, 'worker health server listening');
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down: finishing active jobs');
+  const force = setTimeout(() => {
+    logger.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, 30_000);
+  force.unref();
+  try {
+    server.close();
+    await handle.close();
+    await sql.end({ timeout: 5 });
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'error during shutdown');
+    process.exitCode = 1;
+  }
+  process.exit();
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { queueNames, redisOptionsFromUrl } from '@alphadome/tenant-core';
+
+/** Worker-internal jobs (ingress only knows inbound/status, see tenant-core queues.ts). Never secrets. */
+export interface ReplyJob {
+  tenantId: string;
+  phoneNumberId: string;
+  /** the customer's message this reply answers */
+  inboundWamid: string;
+  from: string;
+}
+
+export interface SendJob {
+  tenantId: string;
+  /** bot_message_logs.idempotency_key of the outbound row to send */
+  idempotencyKey: string;
+}
+
+export interface RetryPolicy {
+  replyAttempts: number;
+  sendAttempts: number;
+  /** base delay of the exponential backoff (ms) */
+  retryBaseMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { replyAttempts: 3, sendAttempts: 8, retryBaseMs: 1000 };
+
+export function connectionFromUrl(url: string): ConnectionOptions {
+  return { ...redisOptionsFromUrl(url), maxRetriesPerRequest: null };
+}
+
+/** A reply job per inbound wamid: Meta's duplicates and re-run inbound jobs add nothing twice. */
+export function replyJobId(tenantId: string, inboundWamid: string): string {
+  return `rp-${digest(`${tenantId}\n${inboundWamid}`)}`;
+}
+
+export function sendJobId(tenantId: string, idempotencyKey: string): string {
+  return `sd-${digest(`${tenantId}\n${idempotencyKey}`)}`;
+}
+
+function digest(s: string): string {
+  return createHash('sha256').update(s).digest('base64url').slice(0, 32);
+}
+
+const keep = { removeOnComplete: { age: 24 * 3600, count: 20_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
+export interface WorkerQueues {
+  reply: Queue<ReplyJob>;
+  send: Queue<SendJob>;
+  addReply(data: ReplyJob): Promise<void>;
+  addSend(data: SendJob): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The queues the worker itself adds to (reply, send), with their retry options. */
+export function createWorkerQueues(opts: { redisUrl: string; prefix: string; retry: RetryPolicy }): WorkerQueues {
+  const connection = connectionFromUrl(opts.redisUrl);
+  const reply = new Queue<ReplyJob>(queueNames.reply, { connection, prefix: opts.prefix });
+  const send = new Queue<SendJob>(queueNames.send, { connection, prefix: opts.prefix });
+  const replyOpts: JobsOptions = {
+    ...keep,
+    attempts: opts.retry.replyAttempts,
+    backoff: { type: 'exponential', delay: opts.retry.retryBaseMs },
+  };
+  const sendOpts: JobsOptions = {
+    ...keep,
+    attempts: opts.retry.sendAttempts,
+    // 'jitter' spreads retries of many sends hit by one rate limit
+    backoff: { type: 'exponential', delay: opts.retry.retryBaseMs, jitter: 0.5 },
+  };
+  return {
+    reply,
+    send,
+    async addReply(data) {
+      await reply.add('reply', data, { ...replyOpts, jobId: replyJobId(data.tenantId, data.inboundWamid) });
+    },
+    async addSend(data) {
+      await send.add('send', data, { ...sendOpts, jobId: sendJobId(data.tenantId, data.idempotencyKey) });
+    },
+    async close() {
+      await Promise.all([reply.close(), send.close()]);
+    },
+  };
+}
