@@ -73,16 +73,20 @@ alter table alphadome.bot_tenants
 
 alter table alphadome.bot_tenants alter column ai_provider set default 'openai';
 
--- Legacy rows have no slug: derive one from the client name, unique per installation.
+-- Legacy rows have no slug: derive one from the client name (at most 50 characters, so it
+-- passes bot_tenants_slug_format). Names that differ only in punctuation or case derive the
+-- same text ("Duka la Juma" / "Duka la Juma."): the first keeps it, the others get a piece of
+-- their id, so the unique index below can always be built.
 update alphadome.bot_tenants t
-   set slug = s.slug
+   set slug = case when s.n = 1 then s.base else s.base || '-' || left(s.id::text, 8) end
   from (
-    select id,
-           coalesce(nullif(trim(both '-' from regexp_replace(lower(client_name), '[^a-z0-9]+', '-', 'g')), ''), 'tenant')
-             || case when row_number() over (partition by lower(client_name) order by created_at, id) > 1
-                     then '-' || row_number() over (partition by lower(client_name) order by created_at, id)
-                     else '' end as slug
-      from alphadome.bot_tenants where slug is null
+    select b.id, b.base, row_number() over (partition by b.base order by b.created_at, b.id) as n
+      from (
+        select id, created_at,
+               coalesce(nullif(trim(both '-' from left(regexp_replace(lower(client_name), '[^a-z0-9]+', '-', 'g'), 50)), ''),
+                        'tenant') as base
+          from alphadome.bot_tenants where slug is null
+      ) b
   ) s
  where t.id = s.id;
 

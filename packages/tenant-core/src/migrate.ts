@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AppError } from './errors.ts';
-import { withTenant, type Sql } from './db.ts';
+import type { Sql, Tx } from './db.ts';
 import { putSecret, type Keyring } from './secrets.ts';
 
 export const migrationsDir = fileURLToPath(new URL('../../../migrations/', import.meta.url));
@@ -29,6 +29,8 @@ export interface MigrateOptions {
  * A file whose checksum changed after it was applied is an error: migrations are append-only.
  * A small hand-written runner: the lock, the ledger and simple-protocol execution are all
  * it needs, and it runs the same on Postgres, Supabase and PGlite.
+ * Everything runs on the one reserved connection that holds the lock, so a pool of one
+ * connection (PGlite) does not wait on itself.
  */
 export async function migrate(sql: Sql, opts: MigrateOptions = {}): Promise<MigrationResult> {
   const dir = opts.dir ?? migrationsDir;
@@ -38,6 +40,10 @@ export async function migrate(sql: Sql, opts: MigrateOptions = {}): Promise<Migr
   try {
     await conn`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
     try {
+      // Legacy plaintext credentials can only be moved with the keyring: without one, stop
+      // before changing anything rather than after applying the SQL.
+      const plaintextTenants = await countLegacyPlaintext(conn);
+      const keyring = plaintextTenants > 0 ? resolveKeyring(opts, plaintextTenants) : undefined;
       await conn.unsafe(`
         create schema if not exists alphadome;
         create table if not exists alphadome.schema_migrations (
@@ -74,7 +80,7 @@ export async function migrate(sql: Sql, opts: MigrateOptions = {}): Promise<Migr
         result.applied.push(file);
         opts.log?.(`applied ${file}`);
       }
-      result.legacySecretsMoved = await moveLegacyPlaintextSecrets(sql, opts);
+      if (keyring) result.legacySecretsMoved = await moveLegacyPlaintextSecrets(conn, keyring, opts);
     } finally {
       await conn`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
     }
@@ -84,26 +90,53 @@ export async function migrate(sql: Sql, opts: MigrateOptions = {}): Promise<Migr
   return result;
 }
 
+/** How many tenants still hold plaintext credentials (0 when there is no legacy table). */
+async function countLegacyPlaintext(conn: Sql): Promise<number> {
+  const cols = await conn<{ column_name: string }[]>`
+    select column_name from information_schema.columns
+     where table_schema = 'alphadome' and table_name = 'bot_tenants'
+       and column_name in ('whatsapp_access_token', 'ai_api_key')`;
+  if (cols.length === 0) return 0;
+  // column names from the fixed list above
+  const where = cols.map((c) => `${c.column_name} is not null`).join(' or ');
+  const rows = await conn.unsafe<{ n: number }[]>(`select count(*)::int as n from alphadome.bot_tenants where ${where}`);
+  return rows[0]?.n ?? 0;
+}
+
+function resolveKeyring(opts: MigrateOptions, plaintextTenants: number): Keyring {
+  const missing = () =>
+    new AppError(
+      'config',
+      `ENCRYPTION_KEYS: ${plaintextTenants} legacy tenant(s) hold plaintext credentials; set ENCRYPTION_KEYS so migrate can encrypt them`,
+    );
+  if (!opts.keyring) throw missing();
+  if (typeof opts.keyring !== 'function') return opts.keyring;
+  try {
+    return opts.keyring();
+  } catch (err) {
+    // a bad ENCRYPTION_KEYS says what is wrong with it; an absent one says why it is needed
+    if (err instanceof AppError && err.code === 'config' && !/: is required/.test(err.message)) throw err;
+    throw missing();
+  }
+}
+
 /**
  * The installation this replaces kept WhatsApp tokens and AI keys in plaintext columns of
  * bot_tenants. Seal each into bot_tenant_secrets and clear the column, one tenant per
- * transaction (a crash half-way leaves each tenant either moved or untouched).
+ * transaction (a crash half-way leaves each tenant either moved or untouched). Runs on the
+ * migration's own connection: the clearing as the login role (the owner), the sealing and
+ * the audit row as alphadome_app scoped to the tenant, as withTenant would.
  */
-async function moveLegacyPlaintextSecrets(sql: Sql, opts: MigrateOptions): Promise<number> {
-  const rows = await sql<{ id: string; whatsapp_access_token: string | null; ai_api_key: string | null }[]>`
+async function moveLegacyPlaintextSecrets(conn: Sql, keyring: Keyring, opts: MigrateOptions): Promise<number> {
+  const rows = await conn<{ id: string; whatsapp_access_token: string | null; ai_api_key: string | null }[]>`
     select id, whatsapp_access_token, ai_api_key from alphadome.bot_tenants
      where whatsapp_access_token is not null or ai_api_key is not null`;
-  if (rows.length === 0) return 0;
-  if (!opts.keyring) {
-    throw new AppError(
-      'config',
-      `ENCRYPTION_KEYS: ${rows.length} legacy tenant(s) hold plaintext credentials; set ENCRYPTION_KEYS so migrate can encrypt them`,
-    );
-  }
-  const keyring = typeof opts.keyring === 'function' ? opts.keyring() : opts.keyring;
+  const tx = conn as unknown as Tx;
   let moved = 0;
   for (const row of rows) {
-    await withTenant(sql, row.id, async (tx) => {
+    await conn`begin`;
+    try {
+      await conn`select set_config('role', 'alphadome_app', true), set_config('app.tenant_id', ${row.id}, true)`;
       if (row.whatsapp_access_token) {
         await putSecret(tx, keyring, row.id, 'whatsapp_token', row.whatsapp_access_token);
         moved++;
@@ -112,17 +145,20 @@ async function moveLegacyPlaintextSecrets(sql: Sql, opts: MigrateOptions): Promi
         await putSecret(tx, keyring, row.id, 'openai_key', row.ai_api_key);
         moved++;
       }
+      await conn`insert into alphadome.bot_audit_log (tenant_id, actor, action, detail)
+                 values (${row.id}, 'migrate', 'secrets.legacy_encrypted',
+                         ${conn.json({ whatsapp_token: !!row.whatsapp_access_token, openai_key: !!row.ai_api_key })})`;
       // clearing the plaintext columns is not an app-role privilege: back to the login role
-      await tx`select set_config('role', 'none', true)`;
-      await tx`update alphadome.bot_tenants
-                  set whatsapp_access_token = null, ai_api_key = null,
-                      credential_status = case when whatsapp_access_token is not null then 'valid' else credential_status end
-                where id = ${row.id}`;
-      await tx`select set_config('role', 'alphadome_app', true)`;
-      await tx`insert into alphadome.bot_audit_log (tenant_id, actor, action, detail)
-               values (${row.id}, 'migrate', 'secrets.legacy_encrypted',
-                       ${sql.json({ whatsapp_token: !!row.whatsapp_access_token, openai_key: !!row.ai_api_key })})`;
-    });
+      await conn`select set_config('role', 'none', true)`;
+      await conn`update alphadome.bot_tenants
+                    set whatsapp_access_token = null, ai_api_key = null,
+                        credential_status = case when whatsapp_access_token is not null then 'valid' else credential_status end
+                  where id = ${row.id}`;
+      await conn`commit`;
+    } catch (err) {
+      await conn`rollback`;
+      throw err;
+    }
     opts.log?.(`encrypted legacy credentials of tenant ${row.id}`);
   }
   return moved;
