@@ -1,0 +1,3 @@
+export * from './search.ts';
+export * from './replies.ts';
+export * from './import.ts';
