@@ -1,0 +1,181 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { getTenant, withTenant } from '@alphadome/tenant-core';
+import { checkLogin, createSession, deleteSession, loadSession } from './data/sessions.ts';
+import { html } from './html.ts';
+import { redirectWith, sendPage } from './layout.ts';
+import type { Access, DashboardContext } from './types.ts';
+
+export const SESSION_COOKIE = 'ad_session';
+const LOGIN_CSRF_COOKIE = 'ad_login_csrf';
+const DEFAULT_TTL_MS = 8 * 3600_000;
+
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function tokensEqual(a: unknown, b: string): boolean {
+  if (typeof a !== 'string' || a.length === 0) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function isLocalPlainHttp(req: FastifyRequest): boolean {
+  return req.protocol === 'http' && ['localhost', '127.0.0.1', '[::1]', '::1'].includes(req.hostname);
+}
+
+function secureFor(ctx: DashboardContext, req: FastifyRequest): boolean {
+  const opt = ctx.deps.secureCookies ?? 'auto';
+  return opt === 'auto' ? !isLocalPlainHttp(req) : opt;
+}
+
+/** Bull Board's own UI posts JSON without our token: for it, a same-origin fetch stands in for the token. */
+function sameOriginApiCall(req: FastifyRequest): boolean {
+  if (!req.url.startsWith('/admin/queues/api/')) return false;
+  if (req.headers['sec-fetch-site'] === 'same-origin') return true;
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string') return false;
+  try {
+    return new URL(origin).host === new URL(`${req.protocol}://${req.headers.host ?? ''}`).host;
+  } catch {
+    return false;
+  }
+}
+
+/** Per-IP login attempts in this process: a cheap first line in front of the account lock-out. */
+function createIpLimiter(max: number, windowMs: number) {
+  const hits = new Map<string, { count: number; resetAt: number }>();
+  return {
+    blocked(ip: string): boolean {
+      const h = hits.get(ip);
+      return !!h && h.resetAt > Date.now() && h.count >= max;
+    },
+    fail(ip: string): void {
+      const now = Date.now();
+      if (hits.size > 10_000) for (const [k, v] of hits) if (v.resetAt <= now) hits.delete(k);
+      const h = hits.get(ip);
+      if (!h || h.resetAt <= now) hits.set(ip, { count: 1, resetAt: now + windowMs });
+      else h.count++;
+    },
+  };
+}
+
+/**
+ * Sessions, the access rule of every route (config.access), CSRF on every state-changing
+ * request, and the login/logout routes. Registered on the root instance so the hooks cover
+ * every route, Bull Board's included.
+ */
+export function registerAuth(app: FastifyInstance, ctx: DashboardContext): void {
+  const ttlMs = ctx.deps.sessionTtlMs ?? DEFAULT_TTL_MS;
+  const limiter = createIpLimiter(ctx.deps.loginRateLimit?.max ?? 20, ctx.deps.loginRateLimit?.windowMs ?? 10 * 60_000);
+  const tenantNames = new Map<string, { name: string; at: number }>();
+
+  async function tenantName(tenantId: string): Promise<string | null> {
+    const hit = tenantNames.get(tenantId);
+    if (hit && Date.now() - hit.at < 60_000) return hit.name;
+    const t = await withTenant(ctx.sql, tenantId, (tx) => getTenant(tx, tenantId));
+    if (!t) return null;
+    tenantNames.set(tenantId, { name: t.clientName, at: Date.now() });
+    return t.clientName;
+  }
+
+  app.decorateRequest('session', null);
+
+  app.addHook('preHandler', async (req, reply) => {
+    const cookie = req.cookies[SESSION_COOKIE];
+    if (cookie) {
+      const s = await loadSession(ctx.sql, cookie);
+      if (s) req.session = { ...s, tenantName: s.tenantId ? await tenantName(s.tenantId) : null };
+      else reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    }
+    // unknown URLs get the 404 page (with the session's nav), not a login redirect or a 403
+    if (req.is404) return;
+    const access: Access = req.routeOptions.config.access ?? 'operator';
+    if (access === 'public') return;
+    const s = req.session;
+    if (!s) return reply.redirect('/', 302);
+    if ((access === 'owner' && (s.role !== 'owner' || !s.tenantId)) || (access === 'operator' && s.role !== 'operator')) {
+      return sendPage(req, reply, { title: 'Not allowed', body: html`<h1>Not allowed</h1><p>This page is not available to your account.</p>` }, 403);
+    }
+    if (!safeMethods.has(req.method)) {
+      const body = req.body as Record<string, unknown> | undefined;
+      const token = (body && typeof body === 'object' ? body._csrf : undefined) ?? req.headers['x-csrf-token'];
+      if (!tokensEqual(token, s.csrfToken) && !sameOriginApiCall(req)) {
+        return sendPage(req, reply, { title: 'Form expired', body: html`<h1>Form expired</h1><p>Please go back, reload the page and try again.</p>` }, 403);
+      }
+    }
+  });
+
+  const cookieOpts = (req: FastifyRequest, maxAgeS: number) => ({
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure: secureFor(ctx, req),
+    maxAge: maxAgeS,
+  });
+
+  function loginForm(req: FastifyRequest, reply: FastifyReply, status: number, error?: string) {
+    let token = req.cookies[LOGIN_CSRF_COOKIE];
+    if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) {
+      token = randomBytes(32).toString('base64url');
+      reply.setCookie(LOGIN_CSRF_COOKIE, token, cookieOpts(req, 3600));
+    }
+    return sendPage(
+      req,
+      reply,
+      {
+        title: 'Log in',
+        body: html`<h1>Log in</h1>
+${error ? html`<p class="flash err" role="alert">${error}</p>` : ''}
+<form class="card" method="post" action="/login">
+<input type="hidden" name="_csrf" value="${token}">
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<p><button type="submit">Log in</button></p>
+</form>
+<p class="muted">Forgot your password? Ask your Alphadome operator to reset it.</p>`,
+      },
+      status,
+    );
+  }
+
+  const home = (role: 'owner' | 'operator') => (role === 'operator' ? '/admin/tenants' : '/home');
+
+  app.get('/', { config: { access: 'public' } }, async (req, reply) => {
+    if (req.session) return reply.redirect(home(req.session.role), 302);
+    return loginForm(req, reply, 200);
+  });
+
+  app.post('/login', { config: { access: 'public' } }, async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!tokensEqual(body._csrf, req.cookies[LOGIN_CSRF_COOKIE] ?? '')) {
+      return loginForm(req, reply, 403, 'The form expired. Please try again.');
+    }
+    if (limiter.blocked(req.ip)) {
+      ctx.metrics.logins.inc({ outcome: 'rate_limited' });
+      return loginForm(req, reply, 429, 'Too many attempts from this network. Please wait a few minutes.');
+    }
+    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const result = email && password ? await checkLogin(ctx.sql, email, password, req.ip) : ({ ok: false, reason: 'invalid' } as const);
+    if (!result.ok) {
+      limiter.fail(req.ip);
+      ctx.metrics.logins.inc({ outcome: result.reason });
+      const msg =
+        result.reason === 'locked'
+          ? 'Too many wrong passwords: this account is locked for 15 minutes.'
+          : 'Wrong email or password.';
+      return loginForm(req, reply, 401, msg);
+    }
+    ctx.metrics.logins.inc({ outcome: 'ok' });
+    const { id } = await createSession(ctx.sql, result.userId, ttlMs);
+    reply.setCookie(SESSION_COOKIE, id, cookieOpts(req, Math.floor(ttlMs / 1000)));
+    reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/' });
+    return reply.redirect(home(result.role), 303);
+  });
+
+  app.post('/logout', { config: { access: 'user' } }, async (req, reply) => {
+    if (req.session) await deleteSession(ctx.sql, req.session.idHash);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return redirectWith(reply, '/');
+  });
+}

@@ -1,0 +1,112 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hashPassword, verifyPassword, withOperator, type Sql } from '@alphadome/tenant-core';
+
+/**
+ * Dashboard sessions and logins (operator role: dashboard_users, dashboard_sessions).
+ * The cookie holds a random 32-byte id; the table holds only its SHA-256, so a read of the
+ * table does not yield usable sessions.
+ */
+export interface Session {
+  idHash: string;
+  userId: string;
+  email: string;
+  role: 'owner' | 'operator';
+  tenantId: string | null;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+export const LOGIN_MAX_FAILURES = 5;
+export const LOGIN_LOCK_MINUTES = 15;
+
+export const hashSessionId = (id: string): string => createHash('sha256').update(id).digest('hex');
+
+export async function createSession(sql: Sql, userId: string, ttlMs: number): Promise<{ id: string; session: Session }> {
+  const id = randomBytes(32).toString('base64url');
+  const idHash = hashSessionId(id);
+  const csrfToken = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + ttlMs);
+  const session = await withOperator(sql, async (tx) => {
+    // opportunistic cleanup of this user's expired sessions
+    await tx`delete from alphadome.dashboard_sessions where user_id = ${userId} and expires_at < now()`;
+    await tx`insert into alphadome.dashboard_sessions (id_hash, user_id, csrf_token, expires_at)
+             values (${idHash}, ${userId}, ${csrfToken}, ${expiresAt})`;
+    const [u] = await tx<{ email: string; role: 'owner' | 'operator'; tenant_id: string | null }[]>`
+      select email, role, tenant_id from alphadome.dashboard_users where id = ${userId}`;
+    return { idHash, userId, email: u!.email, role: u!.role, tenantId: u!.tenant_id, csrfToken, expiresAt };
+  });
+  return { id, session };
+}
+
+/** The live session for a cookie value; null when unknown or expired (an expired row is deleted). */
+export async function loadSession(sql: Sql, id: string): Promise<Session | null> {
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(id)) return null;
+  const idHash = hashSessionId(id);
+  return withOperator(sql, async (tx) => {
+    const rows = await tx<
+      { user_id: string; csrf_token: string; expires_at: Date; email: string; role: 'owner' | 'operator'; tenant_id: string | null }[]
+    >`select s.user_id, s.csrf_token, s.expires_at, u.email, u.role, u.tenant_id
+        from alphadome.dashboard_sessions s join alphadome.dashboard_users u on u.id = s.user_id
+       where s.id_hash = ${idHash}`;
+    const r = rows[0];
+    if (!r) return null;
+    if (r.expires_at.getTime() <= Date.now()) {
+      await tx`delete from alphadome.dashboard_sessions where id_hash = ${idHash}`;
+      return null;
+    }
+    return { idHash, userId: r.user_id, email: r.email, role: r.role, tenantId: r.tenant_id, csrfToken: r.csrf_token, expiresAt: r.expires_at };
+  });
+}
+
+export async function deleteSession(sql: Sql, idHash: string): Promise<void> {
+  await withOperator(sql, (tx) => tx`delete from alphadome.dashboard_sessions where id_hash = ${idHash}`);
+}
+
+export type LoginResult =
+  | { ok: true; userId: string; role: 'owner' | 'operator'; tenantId: string | null; email: string }
+  | { ok: false; reason: 'invalid' | 'locked' };
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Check a login. After LOGIN_MAX_FAILURES wrong passwords in a row the account is locked for
+ * LOGIN_LOCK_MINUTES (tracked in dashboard_users, so it holds across processes). An unknown
+ * email costs one scrypt like a known one. Login events go to the platform audit log.
+ */
+export async function checkLogin(sql: Sql, email: string, password: string, ip: string): Promise<LoginResult> {
+  return withOperator(sql, async (tx) => {
+    const rows = await tx<
+      { id: string; email: string; role: 'owner' | 'operator'; tenant_id: string | null; password_hash: string; locked_until: Date | null }[]
+    >`select id, email, role, tenant_id, password_hash, locked_until from alphadome.dashboard_users
+       where lower(email) = lower(${email.trim()}) for update`;
+    const u = rows[0];
+    if (!u) {
+      await verifyPassword(password, await (dummyHash ??= hashPassword(randomBytes(16).toString('hex'))));
+      return { ok: false, reason: 'invalid' } as const;
+    }
+    const ok = await verifyPassword(password, u.password_hash);
+    if (u.locked_until && u.locked_until.getTime() > Date.now()) {
+      await audit(tx, u.email, 'login.refused_locked', ip);
+      return { ok: false, reason: 'locked' } as const;
+    }
+    if (!ok) {
+      const [after] = await tx<{ locked_until: Date | null }[]>`
+        update alphadome.dashboard_users
+           set failed_logins = case when locked_until is not null then 1 else failed_logins + 1 end,
+               locked_until = case when (case when locked_until is not null then 1 else failed_logins + 1 end) >= ${LOGIN_MAX_FAILURES}
+                                   then now() + make_interval(mins => ${LOGIN_LOCK_MINUTES}) else null end,
+               updated_at = now()
+         where id = ${u.id} returning locked_until`;
+      await audit(tx, u.email, after?.locked_until ? 'login.locked' : 'login.failed', ip);
+      return { ok: false, reason: after?.locked_until ? 'locked' : 'invalid' } as const;
+    }
+    await tx`update alphadome.dashboard_users set failed_logins = 0, locked_until = null where id = ${u.id}
+               and (failed_logins <> 0 or locked_until is not null)`;
+    await audit(tx, u.email, 'login.ok', ip);
+    return { ok: true, userId: u.id, role: u.role, tenantId: u.tenant_id, email: u.email } as const;
+  });
+}
+
+async function audit(tx: Parameters<Parameters<typeof withOperator>[1]>[0], actor: string, action: string, ip: string): Promise<void> {
+  await tx`insert into alphadome.platform_audit_log (actor, action, detail) values (${actor}, ${action}, ${tx.json({ ip })})`;
+}
