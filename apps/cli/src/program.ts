@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { templateKinds } from '@alphadome/tenant-core';
 import { CliContext, type CliIo } from './context.ts';
+import { catalogImport, catalogSearch } from './commands/catalog.ts';
 import { faqAdd, faqDelete, faqImport, faqList } from './commands/faq.ts';
 import { keysRotate } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -117,6 +118,17 @@ export function buildProgram(io: CliIo, onContext: (ctx: CliContext) => void): C
     .argument('<slug>')
     .argument('<id>')
     .action(act((ctx, slug: string, id: string) => faqDelete(ctx, slug, id)));
+
+  // catalog
+  const catalog = program.command('catalog').description("a tenant's products: what the bot shows when customers ask for them");
+  leaf(catalog, 'import', 'import products from CSV (header sku,name,description,category,brand,price,currency,stock,image_url[,variant_…]) or JSON')
+    .argument('<slug>')
+    .argument('<file>', 'FILE.csv or FILE.json (- for stdin)')
+    .action(act((ctx, slug: string, file: string) => catalogImport(ctx, slug, file)));
+  leaf(catalog, 'search', 'show what a customer asking QUERY would be offered')
+    .argument('<slug>')
+    .argument('<query>')
+    .action(act((ctx, slug: string, query: string) => catalogSearch(ctx, slug, query)));
 
   // template
   const template = program.command('template').description('canned replies and named messages (fallback, away, handover, …)');
