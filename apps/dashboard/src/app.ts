@@ -10,6 +10,8 @@ import { html } from './html.ts';
 import { sendPage } from './layout.ts';
 import { createMetrics } from './metrics.ts';
 import { parseMultipart } from './multipart.ts';
+import { apiRoutes } from './routes/api.ts';
+import { catalogRoutes } from './routes/catalog.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { credentialRoutes } from './routes/credentials.ts';
 import { faqRoutes } from './routes/faq.ts';
@@ -141,6 +143,8 @@ export async function buildDashboard(deps: DashboardDeps): Promise<FastifyInstan
   conversationRoutes(app, ctx);
   usageRoutes(app, ctx);
   credentialRoutes(app, ctx);
+  catalogRoutes(app, ctx);
+  apiRoutes(app, ctx);
   operatorRoutes(app, ctx);
   await registerBullBoard(app, [queueNames.inbound, queueNames.reply, queueNames.send, queueNames.status].map(queue));
 

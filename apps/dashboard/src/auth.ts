@@ -4,6 +4,7 @@ import { getTenant, withTenant } from '@alphadome/tenant-core';
 import { checkLogin, createSession, deleteSession, loadSession } from './data/sessions.ts';
 import { html } from './html.ts';
 import { redirectWith, sendPage } from './layout.ts';
+import { apiError } from './routes/api.ts';
 import type { Access, DashboardContext } from './types.ts';
 
 export const SESSION_COOKIE = 'ad_session';
@@ -92,14 +93,18 @@ export function registerAuth(app: FastifyInstance, ctx: DashboardContext): void 
     const access: Access = req.routeOptions.config.access ?? 'operator';
     if (access === 'public') return;
     const s = req.session;
-    if (!s) return reply.redirect('/', 302);
+    // the JSON API answers in JSON: 401 instead of the login redirect, the token only in the header
+    const isApi = req.url.startsWith('/api/');
+    if (!s) return isApi ? apiError(reply, 401, 'unauthorized', 'log in first (session cookie)') : reply.redirect('/', 302);
     if ((access === 'owner' && (s.role !== 'owner' || !s.tenantId)) || (access === 'operator' && s.role !== 'operator')) {
+      if (isApi) return apiError(reply, 403, 'forbidden', 'not available to this account');
       return sendPage(req, reply, { title: 'Not allowed', body: html`<h1>Not allowed</h1><p>This page is not available to your account.</p>` }, 403);
     }
     if (!safeMethods.has(req.method)) {
       const body = req.body as Record<string, unknown> | undefined;
-      const token = (body && typeof body === 'object' ? body._csrf : undefined) ?? req.headers['x-csrf-token'];
+      const token = isApi ? req.headers['x-csrf-token'] : ((body && typeof body === 'object' ? body._csrf : undefined) ?? req.headers['x-csrf-token']);
       if (!tokensEqual(token, s.csrfToken) && !sameOriginApiCall(req)) {
+        if (isApi) return apiError(reply, 403, 'csrf', 'missing or wrong x-csrf-token header');
         return sendPage(req, reply, { title: 'Form expired', body: html`<h1>Form expired</h1><p>Please go back, reload the page and try again.</p>` }, 403);
       }
     }

@@ -12,6 +12,7 @@ const ownerNav: [string, string][] = [
   ['/home', 'Home'],
   ['/conversations', 'Conversations'],
   ['/faq', 'FAQ'],
+  ['/catalog', 'Catalog'],
   ['/replies', 'Canned replies'],
   ['/settings', 'Settings'],
   ['/usage', 'Usage'],

@@ -17,7 +17,7 @@ h1{font-size:1.35rem;margin:.25rem 0 .75rem}
 h2{font-size:1.1rem;margin:1.25rem 0 .5rem}
 .card{background:#fff;border:1px solid #d9dce1;border-radius:8px;padding:.75rem;margin:0 0 .75rem}
 label{display:block;font-weight:600;margin:.6rem 0 .2rem}
-input[type=text],input[type=email],input[type=password],input[type=search],input[type=date],input[type=tel],textarea,select{width:100%;font:inherit;padding:.55rem;border:1px solid #8a9099;border-radius:6px;background:#fff;color:inherit}
+input[type=text],input[type=email],input[type=password],input[type=search],input[type=date],input[type=tel],input[type=url],input[type=number],textarea,select{width:100%;font:inherit;padding:.55rem;border:1px solid #8a9099;border-radius:6px;background:#fff;color:inherit}
 textarea{min-height:6rem}
 button,.button{font:inherit;padding:.55rem 1rem;border-radius:6px;border:1px solid #0f5132;background:#0f5132;color:#fff;cursor:pointer;min-height:44px;text-decoration:none;display:inline-block}
 button.secondary{background:#fff;color:#0f5132}

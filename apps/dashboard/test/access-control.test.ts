@@ -17,18 +17,26 @@ let operator: Client;
 const isState = (r: RouteInfo) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method);
 const label = (r: RouteInfo) => `${r.method} ${r.url}`;
 
-/** Fill a route's path parameters: `:id` with the given tenant's id of the matching kind. */
+/** Fill a route's path parameters with the given tenant's ids of the matching kind (pages and /api alike). */
 function fill(url: string, t: SeededTenant): string {
-  const id = url.startsWith('/faq/')
+  const path = url.replace(/^\/api\//, '/');
+  const id = /^\/faq\//.test(path)
     ? t.faqId
-    : url.startsWith('/replies/')
+    : path.startsWith('/replies/')
       ? t.templateId
-      : url.startsWith('/conversations/')
+      : path.startsWith('/conversations/')
         ? t.conversationId
-        : url.startsWith('/admin/tenants/')
-          ? t.id
-          : 'x';
-  return url.replace(/:id\b/g, id).replace(/:[A-Za-z]+/g, 'x').replace(/\*/g, 'x');
+        : path.startsWith('/catalog/') || path.startsWith('/products/')
+          ? t.productId
+          : url.startsWith('/admin/tenants/')
+            ? t.id
+            : 'x';
+  return url
+    .replace(/:id\b/g, id)
+    .replace(/:variantId\b/g, t.variantId)
+    .replace(/:imageId\b/g, t.imageId)
+    .replace(/:[A-Za-z]+/g, 'x')
+    .replace(/\*/g, 'x');
 }
 
 // fields every form might want, so a POST with a foreign id would change something if accepted
@@ -43,6 +51,10 @@ const anyForm = {
   fallbackMessage: 'x',
   handoverMessage: 'y',
   token: 'EAAB'.padEnd(40, 'x'),
+  sku: 'CHANGED-1',
+  price: '1',
+  stock: '0',
+  url: 'https://img.example/changed.jpg',
 };
 
 beforeAll(async () => {
@@ -61,7 +73,11 @@ afterAll(async () => h?.close());
 describe('the route table', () => {
   it('has the owner, operator and Bull Board routes, each with a known access kind', () => {
     const urls = routes.map(label);
-    for (const expected of ['GET /faq', 'POST /faq/:id', 'POST /conversations/:id/reply', 'GET /admin/tenants', 'GET /admin/queues']) {
+    for (const expected of [
+      'GET /faq', 'POST /faq/:id', 'POST /conversations/:id/reply', 'GET /admin/tenants', 'GET /admin/queues',
+      'GET /catalog', 'POST /catalog/:id/variants/:variantId', 'GET /api/faq', 'PATCH /api/faq/:id', 'DELETE /api/faq/:id',
+      'GET /api/conversations/:id/messages', 'POST /api/bot', 'GET /api/usage', 'GET /api/products', 'POST /api/products',
+    ]) {
       expect(urls).toContain(expected);
     }
     for (const r of routes) expect(['public', 'user', 'owner', 'operator']).toContain(r.access);
@@ -112,6 +128,12 @@ describe("tenant A's owner", () => {
       expect(tpl?.body).toContain(b.marker);
       const [conv] = await tx<{ mode: string }[]>`select mode from alphadome.bot_conversations where id = ${b.conversationId}`;
       expect(conv?.mode).toBe('bot');
+      const [product] = await tx<{ name: string; sku: string }[]>`select name, sku from alphadome.bot_products where id = ${b.productId}`;
+      expect(product?.name).toContain(b.marker);
+      expect(product?.sku).toBe('GTR-acl-b');
+      const [variant] = await tx<{ name: string }[]>`select name from alphadome.bot_product_variants where id = ${b.variantId}`;
+      expect(variant?.name).toContain(b.marker);
+      expect((await tx`select 1 from alphadome.bot_product_images where id = ${b.imageId}`).length).toBe(1);
       const out = await tx`select 1 from alphadome.bot_message_logs where direction = 'outbound'`;
       expect(out.length).toBe(0);
     });

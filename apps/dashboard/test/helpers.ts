@@ -15,6 +15,7 @@ import {
 } from '@alphadome/tenant-core';
 import { createTestDatabase, redisUrl, TEST_KEYRING_SPEC, type TestDatabase } from '@alphadome/testkit/database';
 import { buildDashboard, type DashboardDeps } from '../src/app.ts';
+import { addImage, addVariant, createProduct } from '../src/data/catalog.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 export const keyring = Keyring.fromSpec(TEST_KEYRING_SPEC);
@@ -26,6 +27,9 @@ export interface SeededTenant {
   faqId: string;
   templateId: string;
   conversationId: string;
+  productId: string;
+  variantId: string;
+  imageId: string;
   /** text that appears only in this tenant's data */
   marker: string;
 }
@@ -52,7 +56,10 @@ export async function seedTenant(sql: Sql, slug: string, phoneNumberId: string):
       receivedAt: new Date(),
     });
     await addUsage(tx, tenant.id, { messages_in: 3, messages_out: 2, answers_faq: 2 });
-    return { faqId: faq.id, templateId: tpl.id, conversationId: conv.id };
+    const product = await createProduct(tx, { sku: `GTR-${slug}`, name: `Guitar ${marker}`, price: 18500, stock: 3, category: 'guitars' });
+    const variant = await addVariant(tx, tenant.id, product.id, { name: `Black ${marker}`, sku: `GTR-${slug}-BLK`, stock: 1 });
+    const image = await addImage(tx, tenant.id, product.id, `https://img.example/${marker}.jpg`);
+    return { faqId: faq.id, templateId: tpl.id, conversationId: conv.id, productId: product.id, variantId: variant!.id, imageId: image!.id };
   });
   return { id: tenant.id, slug, ownerEmail, marker, ...ids };
 }
@@ -117,14 +124,27 @@ export class Client {
 
   async send(method: string, url: string, form: Record<string, string> = {}, opts: { csrf?: boolean } = {}): Promise<LightMyRequestResponse> {
     const body = new URLSearchParams(opts.csrf === false ? form : { _csrf: this.csrf, ...form }).toString();
+    // the token goes in the form and (for the JSON API, which reads only the header) in x-csrf-token
     const res = await this.app.inject({
       method: method as 'POST',
       url,
-      headers: { cookie: this.cookieHeader, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        cookie: this.cookieHeader,
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(opts.csrf === false ? {} : { 'x-csrf-token': this.csrf }),
+      },
       payload: body,
     });
     this.keep(res);
     return res;
+  }
+
+  /** A JSON API call: a JSON body when given, the CSRF header unless `csrf: false`. */
+  async json(method: string, url: string, body?: unknown, opts: { csrf?: boolean } = {}): Promise<LightMyRequestResponse> {
+    const headers: Record<string, string> = { cookie: this.cookieHeader, accept: 'application/json' };
+    if (opts.csrf !== false) headers['x-csrf-token'] = this.csrf;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return this.app.inject({ method: method as 'POST', url, headers, payload: body === undefined ? undefined : JSON.stringify(body) });
   }
 
   async login(email: string, password = PASSWORD): Promise<LightMyRequestResponse> {

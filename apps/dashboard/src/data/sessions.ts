@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { hashPassword, verifyPassword, withOperator, type Sql } from '@alphadome/tenant-core';
+import { authenticateUser, getUserByEmail, withOperator, type Sql } from '@alphadome/tenant-core';
 
 /**
  * Dashboard sessions and logins (operator role: dashboard_users, dashboard_sessions).
@@ -16,8 +16,7 @@ export interface Session {
   expiresAt: Date;
 }
 
-export const LOGIN_MAX_FAILURES = 5;
-export const LOGIN_LOCK_MINUTES = 15;
+export { LOGIN_LOCK_MINUTES, LOGIN_MAX_FAILURES } from '@alphadome/tenant-core';
 
 export const hashSessionId = (id: string): string => createHash('sha256').update(id).digest('hex');
 
@@ -66,44 +65,26 @@ export type LoginResult =
   | { ok: true; userId: string; role: 'owner' | 'operator'; tenantId: string | null; email: string }
   | { ok: false; reason: 'invalid' | 'locked' };
 
-let dummyHash: Promise<string> | undefined;
-
 /**
- * Check a login. After LOGIN_MAX_FAILURES wrong passwords in a row the account is locked for
- * LOGIN_LOCK_MINUTES (tracked in dashboard_users, so it holds across processes). An unknown
- * email costs one scrypt like a known one. Login events go to the platform audit log.
+ * Check a login with the repository's one rule (authenticateUser: LOGIN_MAX_FAILURES wrong
+ * passwords in a row lock the account for LOGIN_LOCK_MINUTES, tracked in dashboard_users so it
+ * holds across processes; an unknown email costs one scrypt like a known one). Here only what
+ * the login page needs on top: whether a refusal is a lock, and the platform audit row.
  */
 export async function checkLogin(sql: Sql, email: string, password: string, ip: string): Promise<LoginResult> {
   return withOperator(sql, async (tx) => {
-    const rows = await tx<
-      { id: string; email: string; role: 'owner' | 'operator'; tenant_id: string | null; password_hash: string; locked_until: Date | null }[]
-    >`select id, email, role, tenant_id, password_hash, locked_until from alphadome.dashboard_users
-       where lower(email) = lower(${email.trim()}) for update`;
-    const u = rows[0];
-    if (!u) {
-      await verifyPassword(password, await (dummyHash ??= hashPassword(randomBytes(16).toString('hex'))));
-      return { ok: false, reason: 'invalid' } as const;
+    const before = await getUserByEmail(tx, email);
+    const wasLocked = !!before?.lockedUntil && before.lockedUntil.getTime() > Date.now();
+    const u = await authenticateUser(tx, email, password);
+    if (u) {
+      await audit(tx, u.email, 'login.ok', ip);
+      return { ok: true, userId: u.id, role: u.role, tenantId: u.tenantId, email: u.email } as const;
     }
-    const ok = await verifyPassword(password, u.password_hash);
-    if (u.locked_until && u.locked_until.getTime() > Date.now()) {
-      await audit(tx, u.email, 'login.refused_locked', ip);
-      return { ok: false, reason: 'locked' } as const;
-    }
-    if (!ok) {
-      const [after] = await tx<{ locked_until: Date | null }[]>`
-        update alphadome.dashboard_users
-           set failed_logins = case when locked_until is not null then 1 else failed_logins + 1 end,
-               locked_until = case when (case when locked_until is not null then 1 else failed_logins + 1 end) >= ${LOGIN_MAX_FAILURES}
-                                   then now() + make_interval(mins => ${LOGIN_LOCK_MINUTES}) else null end,
-               updated_at = now()
-         where id = ${u.id} returning locked_until`;
-      await audit(tx, u.email, after?.locked_until ? 'login.locked' : 'login.failed', ip);
-      return { ok: false, reason: after?.locked_until ? 'locked' : 'invalid' } as const;
-    }
-    await tx`update alphadome.dashboard_users set failed_logins = 0, locked_until = null where id = ${u.id}
-               and (failed_logins <> 0 or locked_until is not null)`;
-    await audit(tx, u.email, 'login.ok', ip);
-    return { ok: true, userId: u.id, role: u.role, tenantId: u.tenant_id, email: u.email } as const;
+    if (!before) return { ok: false, reason: 'invalid' } as const;
+    const after = await getUserByEmail(tx, email);
+    const locked = !!after?.lockedUntil && after.lockedUntil.getTime() > Date.now();
+    await audit(tx, before.email, wasLocked ? 'login.refused_locked' : locked ? 'login.locked' : 'login.failed', ip);
+    return { ok: false, reason: locked ? 'locked' : 'invalid' } as const;
   });
 }
 

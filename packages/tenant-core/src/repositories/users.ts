@@ -147,7 +147,7 @@ export async function setPassword(tx: Tx, email: string, password: string): Prom
   return toUser(row);
 }
 
-export const LOGIN_MAX_FAILURES = 10;
+export const LOGIN_MAX_FAILURES = 5;
 export const LOGIN_LOCK_MINUTES = 15;
 
 /**
