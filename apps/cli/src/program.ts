@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { templateKinds } from '@alphadome/tenant-core';
 import { CliContext, type CliIo } from './context.ts';
 import { catalogImport, catalogSearch } from './commands/catalog.ts';
+import { registerConversationCommands } from './commands/conversation.ts';
 import { faqAdd, faqDelete, faqImport, faqList } from './commands/faq.ts';
 import { keysRotate } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -162,6 +163,8 @@ export function buildProgram(io: CliIo, onContext: (ctx: CliContext) => void): C
     .requiredOption('--email <email>', 'sign-in e-mail')
     .requiredOption('--password-file <file>', 'file holding the new password (- for stdin)')
     .action(act((ctx, o: Parameters<typeof userSetPassword>[1]) => userSetPassword(ctx, o)));
+
+  registerConversationCommands(program, leaf, act);
 
   // keys
   const keys = program.command('keys').description('encryption keys of tenant secrets');

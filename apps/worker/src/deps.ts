@@ -1,6 +1,6 @@
 import type { Keyring, Logger, Sql, TenantContextCache } from '@alphadome/tenant-core';
 import type { GraphClient } from '@alphadome/whatsapp';
-import type { LlmClient } from './llm.ts';
+import type { LlmClient, Transcriber } from './llm.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { WorkerQueues } from './queues.ts';
 
@@ -19,4 +19,10 @@ export interface ProcessorDeps {
   /** redis connection + prefix, to announce tenant changes (credentials marked invalid) */
   redisUrl: string;
   prefix: string;
+  /** speech to text for voice notes (issue 6); null/absent = voice notes are acknowledged only */
+  transcribe?: Transcriber | null;
+  /** base of the conversation links sent to a tenant's escalation contact (PUBLIC_DASHBOARD_URL) */
+  publicDashboardUrl?: string | undefined;
+  /** other tenants' display names/numbers for the output guard, cached per tenant */
+  foreignMarkers?: Map<string, { at: number; markers: string[] }>;
 }

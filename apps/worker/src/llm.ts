@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 export interface ChatTurn {
   role: 'system' | 'user' | 'assistant';
@@ -64,5 +64,41 @@ export function createLlmClient(opts: { baseURL?: string | undefined }): LlmClie
       completionTokens: res.usage?.completion_tokens ?? 0,
       model: res.model || call.model,
     };
+  };
+}
+
+export interface TranscribeCall {
+  apiKey: string;
+  model: string;
+  timeoutMs: number;
+  audio: Buffer;
+  mimeType: string;
+}
+
+/** Speech to text (voice notes); resolves with the transcript, '' when nothing was heard. */
+export type Transcriber = (call: TranscribeCall) => Promise<string>;
+
+const audioExtension = (mime: string) =>
+  /ogg|opus/.test(mime) ? 'ogg' : /mpeg|mp3/.test(mime) ? 'mp3' : /mp4|m4a|aac/.test(mime) ? 'm4a' : /wav/.test(mime) ? 'wav' : /webm/.test(mime) ? 'webm' : 'ogg';
+
+/** OpenAI's audio transcription API (`/v1/audio/transcriptions`) through the SDK. */
+export function createTranscriber(opts: { baseURL?: string | undefined }): Transcriber {
+  return async (call) => {
+    const client = new OpenAI({
+      apiKey: call.apiKey,
+      ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+      timeout: call.timeoutMs,
+      maxRetries: 0,
+    });
+    const mime = call.mimeType.split(';')[0]!.trim() || 'audio/ogg';
+    try {
+      const file = await toFile(call.audio, `voice-note.${audioExtension(mime)}`, { type: mime });
+      const res = await client.audio.transcriptions.create({ file, model: call.model });
+      return (res.text ?? '').trim();
+    } catch (err) {
+      if (err instanceof OpenAI.APIConnectionTimeoutError) throw new LlmError(`transcription timed out after ${call.timeoutMs} ms`, 'timeout');
+      if (err instanceof OpenAI.APIError && err.status !== undefined) throw new LlmError(`transcription answered HTTP ${err.status}`, 'http', err.status);
+      throw new LlmError('transcription request failed (network)', 'network');
+    }
   };
 }

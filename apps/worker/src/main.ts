@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { createLogger, createSql, Keyring, loadConfigOrExit } from '@alphadome/tenant-core';
 import { WorkerMetrics } from './metrics.ts';
 import { startWorker } from './worker.ts';
+import { alertsConfigFromEnv } from './alerts/alerter.ts';
+import { deliveryConfigFromEnv } from './delivery/config.ts';
 
 /**
  * `npm run start:worker`: the worker configured by the environment only. Several may run at
@@ -28,6 +30,19 @@ if (!tuning.success) {
 }
 const t = tuning.data;
 
+// delivery and alerts (issue 5): SEND_* knobs, SMTP_URL, ALERT_EMAIL_FROM, OPERATOR_EMAILS,
+// OPERATOR_PHONES; META_APP_ID (+ META_APP_SECRET) lets the token monitor ask Meta's debug_token
+let deliveryEnv: ReturnType<typeof deliveryConfigFromEnv>;
+let alertsEnv: ReturnType<typeof alertsConfigFromEnv>;
+try {
+  deliveryEnv = deliveryConfigFromEnv(process.env);
+  alertsEnv = alertsConfigFromEnv(process.env);
+} catch (err) {
+  process.stderr.write(`alphadome: invalid environment: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+const metaAppId = process.env.META_APP_ID?.trim();
+
 const logger = createLogger('worker', config.LOG_LEVEL);
 const sql = createSql({
   url: config.DATABASE_URL,
@@ -47,7 +62,12 @@ const handle = await startWorker({
   openaiBaseUrl: config.OPENAI_BASE_URL,
   openaiApiKey: config.OPENAI_API_KEY,
   openaiModel: config.OPENAI_MODEL,
+  publicDashboardUrl: config.PUBLIC_DASHBOARD_URL,
   concurrency: config.WORKER_CONCURRENCY,
+  delivery: deliveryEnv,
+  alerts: alertsEnv,
+  metaAppToken: metaAppId && config.META_APP_SECRET ? `${metaAppId}|${config.META_APP_SECRET}` : undefined,
+  maintenance: {},
   ...(t.WORKER_STALLED_INTERVAL_MS !== undefined ? { stalledIntervalMs: t.WORKER_STALLED_INTERVAL_MS } : {}),
   ...(t.WORKER_LOCK_DURATION_MS !== undefined ? { lockDurationMs: t.WORKER_LOCK_DURATION_MS } : {}),
   ...(t.TENANT_CACHE_TTL_MS !== undefined ? { contextTtlMs: t.TENANT_CACHE_TTL_MS } : {}),

@@ -1,9 +1,9 @@
 /**
  * What a customer's message says, as text the reply logic can match on. Interactive taps
  * answer with their title, quick-reply buttons with their text, media with their caption.
- * `needsAck`: a message with nothing to read (a photo without caption, a voice note…) gets a
- * short acknowledgement until media handling lands (issue 6). `replyable` false: reactions,
- * system notices and the like get no reply at all.
+ * `needsAck`: a message with nothing to read (a photo without caption, a voice note, a sticker,
+ * a type we do not support…) gets an acknowledgement (conversation/media.ts); a voice note may
+ * be transcribed first. `replyable` false: reactions, system notices and the like get no reply.
  */
 export interface MessageText {
   type: string;
@@ -40,9 +40,26 @@ export function messageText(message: Record<string, unknown>): MessageText {
     case 'location':
     case 'contacts':
     case 'order':
+    case 'sticker':
       return { type, text: null, replyable: true, needsAck: true };
-    default:
-      // reaction, sticker, system, unsupported, request_welcome, ephemeral…
+    case 'reaction':
+    case 'system':
+    case 'request_welcome':
+    case 'ephemeral':
+    case 'errors':
+      // nothing to answer: a reaction, a number change notice, a welcome request…
       return { type, text: null, replyable: false, needsAck: false };
+    default:
+      // 'unsupported' and types this code does not know yet: a polite "please write" (never silence)
+      return { type, text: null, replyable: true, needsAck: true };
   }
+}
+
+/** The media id of an audio / voice-note message (to download and transcribe it). */
+export function audioMedia(message: Record<string, unknown>): { id: string; mimeType: string; voice: boolean } | null {
+  if (message['type'] !== 'audio') return null;
+  const a = obj(message['audio']);
+  const id = str(a['id']);
+  if (!id) return null;
+  return { id, mimeType: str(a['mime_type']) ?? 'audio/ogg', voice: a['voice'] === true };
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { queueNames, redisOptionsFromUrl } from '@alphadome/tenant-core';
+import { addFairJob } from './delivery/fair-enqueue.ts';
+import { DELIVERY_BACKOFF } from './delivery/retry-policy.ts';
 
 /** Worker-internal jobs (ingress only knows inbound/status, see tenant-core queues.ts). Never secrets. */
 export interface ReplyJob {
@@ -49,11 +51,21 @@ export interface WorkerQueues {
   reply: Queue<ReplyJob>;
   send: Queue<SendJob>;
   addReply(data: ReplyJob): Promise<void>;
+  /**
+   * The reply job of a conversation, debounced (issue 6): BullMQ deduplication keyed on the
+   * conversation, `replace` while delayed (each new message restarts the window and carries the
+   * newest data), `keepLastIfActive` while one runs (one more job follows it; never two at once).
+   */
+  addConversationReply(data: ReplyJob, opts: { conversationId: string; debounceMs: number }): Promise<void>;
   addSend(data: SendJob): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The queues the worker itself adds to (reply, send), with their retry options. */
+/**
+ * The queues the worker itself adds to (reply, send), with their retry options. Every job gets
+ * its tenant's fair priority (backlog + 1, delivery/fair-enqueue.ts): a tenant with a burst
+ * cannot starve the others.
+ */
 export function createWorkerQueues(opts: { redisUrl: string; prefix: string; retry: RetryPolicy }): WorkerQueues {
   const connection = connectionFromUrl(opts.redisUrl);
   const reply = new Queue<ReplyJob>(queueNames.reply, { connection, prefix: opts.prefix });
@@ -66,17 +78,25 @@ export function createWorkerQueues(opts: { redisUrl: string; prefix: string; ret
   const sendOpts: JobsOptions = {
     ...keep,
     attempts: opts.retry.sendAttempts,
-    // 'jitter' spreads retries of many sends hit by one rate limit
-    backoff: { type: 'exponential', delay: opts.retry.retryBaseMs, jitter: 0.5 },
+    // exponential with jitter, by Meta's error code (delivery/retry-policy.ts, set on the send Worker)
+    backoff: { type: DELIVERY_BACKOFF, delay: opts.retry.retryBaseMs },
   };
   return {
     reply,
     send,
     async addReply(data) {
-      await reply.add('reply', data, { ...replyOpts, jobId: replyJobId(data.tenantId, data.inboundWamid) });
+      await addFairJob(reply, data.tenantId, 'reply', data, { ...replyOpts, jobId: replyJobId(data.tenantId, data.inboundWamid) });
+    },
+    async addConversationReply(data, o) {
+      await addFairJob(reply, data.tenantId, 'reply', data, {
+        ...replyOpts,
+        jobId: replyJobId(data.tenantId, data.inboundWamid),
+        ...(o.debounceMs > 0 ? { delay: o.debounceMs } : {}),
+        deduplication: { id: `${data.tenantId}:${o.conversationId}`, replace: true, keepLastIfActive: true },
+      });
     },
     async addSend(data) {
-      await send.add('send', data, { ...sendOpts, jobId: sendJobId(data.tenantId, data.idempotencyKey) });
+      await addFairJob(send, data.tenantId, 'send', data, { ...sendOpts, jobId: sendJobId(data.tenantId, data.idempotencyKey) });
     },
     async close() {
       await Promise.all([reply.close(), send.close()]);

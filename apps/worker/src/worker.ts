@@ -1,4 +1,4 @@
-import { Worker, type Job, type Processor } from 'bullmq';
+import { Queue, Worker, type Job, type Processor } from 'bullmq';
 import {
   createLogger,
   createSql,
@@ -10,12 +10,19 @@ import {
 } from '@alphadome/tenant-core';
 import { createGraphClient, type GraphClient } from '@alphadome/whatsapp';
 import type { ProcessorDeps } from './deps.ts';
-import { createLlmClient, type LlmClient } from './llm.ts';
+import { createLlmClient, createTranscriber, type LlmClient, type Transcriber } from './llm.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { inboundProcessor } from './processors/inbound.ts';
 import { replyProcessor } from './processors/reply.ts';
 import { sendProcessor } from './processors/send.ts';
 import { statusProcessor } from './processors/status.ts';
+import { maintenanceJobs, maintenanceProcessor, type MaintenanceOptions } from './processors/maintenance.ts';
+import type { AlertsConfig } from './alerts/alerter.ts';
+import type { AlertChannel } from './alerts/types.ts';
+import type { DeliveryConfig } from './delivery/config.ts';
+import { releaseFairJob } from './delivery/fair-enqueue.ts';
+import { deliveryBackoffStrategy } from './delivery/retry-policy.ts';
+import { createDeliveryRuntime, type DeliveryRuntime } from './delivery/runtime.ts';
 import { connectionFromUrl, createWorkerQueues, defaultRetryPolicy, type RetryPolicy, type WorkerQueues } from './queues.ts';
 
 export interface StartWorkerOptions {
@@ -33,6 +40,10 @@ export interface StartWorkerOptions {
   openaiApiKey?: string | undefined;
   openaiModel?: string;
   llm?: LlmClient | null;
+  /** speech to text for voice notes; default: OpenAI's audio API at openaiBaseUrl */
+  transcribe?: Transcriber | null;
+  /** base of the conversation links sent to escalation contacts (PUBLIC_DASHBOARD_URL) */
+  publicDashboardUrl?: string | undefined;
   concurrency?: number;
   /** how often stalled jobs are looked for (BullMQ default 30 s) */
   stalledIntervalMs?: number;
@@ -42,6 +53,19 @@ export interface StartWorkerOptions {
   contextTtlMs?: number;
   logger?: Logger;
   metrics?: WorkerMetrics;
+  /** delivery (issue 5): rate-limit margin, pair limit, delay bounds… (defaults in delivery/config.ts) */
+  delivery?: Partial<DeliveryConfig>;
+  /** alert channels' settings: SMTP_URL, ALERT_EMAIL_FROM, OPERATOR_EMAILS, OPERATOR_PHONES */
+  alerts?: Partial<AlertsConfig>;
+  /** replaces the default alert channels (log, WhatsApp from the platform number, email) */
+  alertChannels?: AlertChannel[];
+  /** app access token for Meta's debug_token in the token-expiry monitor */
+  metaAppToken?: string | undefined;
+  /**
+   * the repeatable maintenance jobs (token expiry, backlog reconcile), scheduled and worked in
+   * this process; off unless given (main.ts turns it on; tests call runMaintenance directly)
+   */
+  maintenance?: false | { tokenExpiryEveryMs?: number; reconcileEveryMs?: number };
   /** which queues to work (default all four) */
   queues?: readonly ('inbound' | 'reply' | 'send' | 'status')[];
 }
@@ -51,6 +75,10 @@ export interface WorkerHandle {
   queues: WorkerQueues;
   metrics: WorkerMetrics;
   contexts: TenantContextCache;
+  /** rate limiter, alerter, credential handling of the send path */
+  delivery: DeliveryRuntime;
+  /** run one maintenance job now, in this process (tests; operators) */
+  runMaintenance(name: 'token-expiry' | 'backlog-reconcile'): Promise<unknown>;
   /** true once every BullMQ worker is connected and running */
   isReady(): boolean;
   /** stop taking jobs, let active ones finish, close connections */
@@ -86,7 +114,29 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     logger,
     redisUrl: opts.redisUrl,
     prefix: opts.prefix,
+    transcribe: opts.transcribe === undefined ? createTranscriber({ baseURL: opts.openaiBaseUrl }) : opts.transcribe,
+    publicDashboardUrl: opts.publicDashboardUrl,
+    foreignMarkers: new Map(),
   };
+
+  const delivery = await createDeliveryRuntime({
+    sql,
+    redisUrl: opts.redisUrl,
+    prefix: opts.prefix,
+    contexts,
+    graph: deps.graph,
+    logger,
+    metrics,
+    sendQueue: queues.send as unknown as Queue,
+    ...(opts.delivery ? { config: opts.delivery } : {}),
+    ...(opts.alerts ? { alerts: opts.alerts } : {}),
+    ...(opts.alertChannels ? { alertChannels: opts.alertChannels } : {}),
+  });
+  const maintenanceOpts: MaintenanceOptions = {
+    metaAppToken: opts.metaAppToken,
+    fairQueues: [queues.reply as unknown as Queue, queues.send as unknown as Queue],
+  };
+  const runMaintenance = maintenanceProcessor(deps, delivery, maintenanceOpts);
 
   const connection = connectionFromUrl(opts.redisUrl);
   const common = {
@@ -100,7 +150,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const processors: Record<'inbound' | 'reply' | 'send' | 'status', Processor> = {
     inbound: inboundProcessor(deps) as Processor,
     reply: replyProcessor(deps) as Processor,
-    send: sendProcessor(deps) as Processor,
+    send: sendProcessor(deps, delivery) as Processor,
     status: statusProcessor(deps) as Processor,
   };
   const names = opts.queues ?? (['inbound', 'reply', 'send', 'status'] as const);
@@ -114,11 +164,25 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         end();
       }
     };
-    const w = new Worker(queueNames[name], timed, common);
-    w.on('completed', () => metrics.jobsProcessed.inc({ queue: name }));
+    // send: Meta-aware retry backoff (delivery/retry-policy.ts)
+    const settings =
+      name === 'send' ? { settings: { backoffStrategy: deliveryBackoffStrategy({ capMs: delivery.config.retryCapMs, pairRetryMinMs: delivery.config.pairRetryMinMs }) } } : {};
+    const w = new Worker(queueNames[name], timed, { ...common, ...settings });
+    // fairness backlog (delivery/fair-enqueue.ts): a job that ends no longer counts
+    const release = (job: Job | undefined) => {
+      const tenantId = (job?.data as { tenantId?: string } | undefined)?.tenantId;
+      if ((name === 'reply' || name === 'send') && job?.id && tenantId) {
+        releaseFairJob(w, tenantId, job.id).catch((err: Error) => logger.warn({ err: err.message }, 'fair backlog release failed'));
+      }
+    };
+    w.on('completed', (job) => {
+      metrics.jobsProcessed.inc({ queue: name });
+      release(job);
+    });
     w.on('failed', (job, err) => {
       const final = !job || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
       metrics.jobsFailed.inc({ queue: name, final: String(final) });
+      if (final) release(job);
       if (final) {
         logger.error({ queue: name, jobId: job?.id, tenantId: (job?.data as { tenantId?: string })?.tenantId, err: err.message }, 'job failed for good');
       }
@@ -127,6 +191,19 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     w.on('stalled', (jobId) => logger.warn({ queue: name, jobId }, 'job stalled; it will be processed again'));
     return w;
   });
+  // maintenance (issue 5): token-expiry monitor and fairness-backlog reconcile, as BullMQ job
+  // schedulers (one schedule however many workers upsert it)
+  let maintenanceQueue: Queue | null = null;
+  if (opts.maintenance) {
+    const m = opts.maintenance;
+    maintenanceQueue = new Queue(queueNames.maintenance, { connection, prefix: opts.prefix });
+    await maintenanceQueue.upsertJobScheduler(maintenanceJobs.tokenExpiry, { every: m.tokenExpiryEveryMs ?? 3600_000 }, { name: maintenanceJobs.tokenExpiry });
+    await maintenanceQueue.upsertJobScheduler(maintenanceJobs.backlogReconcile, { every: m.reconcileEveryMs ?? 60_000 }, { name: maintenanceJobs.backlogReconcile });
+    const mw = new Worker(queueNames.maintenance, runMaintenance as Processor, { ...common, concurrency: 1 });
+    mw.on('failed', (job, err) => logger.error({ queue: 'maintenance', job: job?.name, err: err.message }, 'maintenance job failed'));
+    mw.on('error', (err) => logger.error({ queue: 'maintenance', err: err.message }, 'worker error'));
+    workers.push(mw);
+  }
   for (const w of workers) void w.run().catch((err: Error) => logger.error({ err: err.message }, 'worker stopped'));
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info({ queues: names, prefix: opts.prefix, concurrency: common.concurrency }, 'worker started');
@@ -137,11 +214,15 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     queues,
     metrics,
     contexts,
+    delivery,
+    runMaintenance: (name) => runMaintenance({ name } as Job),
     isReady: () => !closing && workers.every((w) => w.isRunning()),
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close()));
         await queues.close();
+        await maintenanceQueue?.close();
+        await delivery.close();
         await contexts.close();
         if (ownSql) await sql.end({ timeout: 5 });
         logger.info('worker stopped');

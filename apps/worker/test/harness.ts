@@ -128,6 +128,8 @@ export interface TenantSpec {
   systemPrompt?: string;
   llmTimeoutMs?: number;
   fallbackMessage?: string;
+  /** the reply debounce window; 0 here (answer at once) unless a test exercises it */
+  debounceMs?: number;
   faq?: { question: string; answer: string }[];
   canned?: { name: string; triggers: string[]; body: string }[];
 }
@@ -144,9 +146,9 @@ export async function createTenant(sql: Sql, spec: TenantSpec): Promise<TestTena
   await withTenant(sql, id, async (tx) => {
     await putSecret(tx, keyring, id, 'whatsapp_token', token);
     if (openaiKey) await putSecret(tx, keyring, id, 'openai_key', openaiKey);
-    await tx`insert into alphadome.bot_control_settings (tenant_id, system_prompt, llm_timeout_ms, fallback_message)
+    await tx`insert into alphadome.bot_control_settings (tenant_id, system_prompt, llm_timeout_ms, fallback_message, debounce_ms)
              values (${id}, ${spec.systemPrompt ?? ''}, ${spec.llmTimeoutMs ?? 5000},
-                     ${spec.fallbackMessage ?? 'Thanks! A person from our team will get back to you shortly.'})`;
+                     ${spec.fallbackMessage ?? 'Thanks! A person from our team will get back to you shortly.'}, ${spec.debounceMs ?? 0})`;
     for (const f of spec.faq ?? []) {
       await tx`insert into alphadome.bot_training_data (tenant_id, question, answer) values (${id}, ${f.question}, ${f.answer})`;
     }

@@ -1,13 +1,19 @@
 import type { Job } from 'bullmq';
 import {
   addUsage,
-  getMessageByIdempotencyKey,
+  appendAudit,
+  getConversationState,
   insertInboundMessage,
+  isHandled,
+  markHandled,
+  setConversationHandover,
   setMessageConversation,
   upsertContactAndConversation,
   withTenant,
   type InboundMessageJob,
 } from '@alphadome/tenant-core';
+import { isCommand } from '../conversation/phrases.ts';
+import { behaviourSettings } from '../conversation/settings.ts';
 import type { ProcessorDeps } from '../deps.ts';
 import { messageText } from '../message-text.ts';
 
@@ -17,6 +23,7 @@ export type InboundOutcome =
   | 'tenant_disabled'
   | 'bot_disabled'
   | 'human_mode'
+  | 'opted_out'
   | 'from_business'
   | 'not_replyable'
   | 'unknown_tenant';
@@ -25,6 +32,12 @@ export type InboundOutcome =
  * Store the message under its tenant (idempotent on tenant + wamid), record the contact and
  * conversation, then decide whether the bot answers. The controls are read fresh here (not
  * from the context cache): switching the bot off takes effect on the very next message.
+ *
+ * A message the bot will not answer (bot off, a person has taken over, opted out…) is marked
+ * handled at once, so it is never answered later. One to answer schedules the conversation's
+ * reply job, debounced: a burst within the tenant's window gets one reply (see queues.ts).
+ * A handed-over conversation returns to the bot here once nobody has replied in it for the
+ * tenant's quiet period.
  */
 export function inboundProcessor(deps: ProcessorDeps) {
   return async (job: Job<InboundMessageJob>): Promise<InboundOutcome> => {
@@ -34,9 +47,10 @@ export function inboundProcessor(deps: ProcessorDeps) {
     const receivedAt = new Date(d.receivedAt || Date.now());
 
     const decision = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      const [controls] = await tx<{ is_active: boolean; bot_enabled: boolean | null }[]>`
-        select t.is_active, (select s.bot_enabled from alphadome.bot_control_settings s limit 1) as bot_enabled
-          from alphadome.bot_tenants t where t.id = ${d.tenantId}`;
+      const [controls] = await tx<{ is_active: boolean; bot_enabled: boolean | null; debounce_ms: number | null; settings: Record<string, unknown> | null }[]>`
+        select t.is_active, s.bot_enabled, s.debounce_ms, s.settings
+          from alphadome.bot_tenants t left join alphadome.bot_control_settings s on s.tenant_id = t.id
+         where t.id = ${d.tenantId}`;
       if (!controls) return { outcome: 'unknown_tenant' as const };
 
       const { row, created } = await insertInboundMessage(tx, {
@@ -50,35 +64,71 @@ export function inboundProcessor(deps: ProcessorDeps) {
         receivedAt,
         sentBy: d.fromBusiness ? 'business' : 'customer',
       });
-
-      let mode: 'bot' | 'human' = 'bot';
-      if (created) {
-        if (!d.fromBusiness) {
-          const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
-          await setMessageConversation(tx, row.id, conv.id);
-          mode = conv.mode;
-        }
-        await addUsage(tx, d.tenantId, { messages_in: 1 });
-      } else {
-        // A re-run (duplicate delivery, or this job retried after a crash): schedule the reply
-        // again only if none was stored yet; the reply job id dedupes, the reply is idempotent.
-        if (await getMessageByIdempotencyKey(tx, `reply:${d.wamid}`)) return { outcome: 'duplicate' as const };
-        const [conv] = await tx<{ mode: 'bot' | 'human' }[]>`
-          select mode from alphadome.bot_conversations where wa_id = ${d.from}`;
-        mode = conv?.mode ?? 'bot';
+      if (created) await addUsage(tx, d.tenantId, { messages_in: 1 });
+      if (d.fromBusiness) {
+        if (created) await markHandled(tx, row.id);
+        return { outcome: 'from_business' as const };
       }
 
-      if (d.fromBusiness) return { outcome: 'from_business' as const };
-      if (!controls.is_active) return { outcome: 'tenant_disabled' as const };
-      if (controls.bot_enabled === false) return { outcome: 'bot_disabled' as const };
-      if (mode === 'human') return { outcome: 'human_mode' as const };
-      if (!mt.replyable) return { outcome: 'not_replyable' as const };
-      return { outcome: 'replying' as const, created };
+      let conversationId: string;
+      if (created) {
+        const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
+        await setMessageConversation(tx, row.id, conv.id);
+        conversationId = conv.id;
+      } else {
+        // A re-run (duplicate delivery, or this job retried after a crash): schedule the reply
+        // again only if the message was not handled yet; the reply job dedupes and is idempotent.
+        if (await isHandled(tx, d.wamid)) return { outcome: 'duplicate' as const };
+        if (row.conversation_id) conversationId = row.conversation_id;
+        else {
+          const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
+          await setMessageConversation(tx, row.id, conv.id);
+          conversationId = conv.id;
+        }
+      }
+      const state = await getConversationState(tx, { id: conversationId });
+      const behaviour = behaviourSettings(controls.settings ?? {});
+
+      let mode = state?.mode ?? 'bot';
+      if (state && mode === 'human' && behaviour.handoverQuietMinutes > 0) {
+        const lastPerson = Math.max(state.mode_changed_at?.getTime() ?? 0, state.last_human_at?.getTime() ?? 0);
+        if (lastPerson > 0 && Date.now() - lastPerson > behaviour.handoverQuietMinutes * 60_000) {
+          if (await setConversationHandover(tx, conversationId, 'bot', null)) {
+            await appendAudit(tx, {
+              tenantId: d.tenantId,
+              actor: 'worker',
+              action: 'conversation.resumed',
+              detail: { conversationId, reason: 'quiet_period', quietMinutes: behaviour.handoverQuietMinutes },
+            });
+          }
+          mode = 'bot';
+        }
+      }
+
+      const skip = async <O extends InboundOutcome>(outcome: O) => {
+        await markHandled(tx, row.id);
+        return { outcome };
+      };
+      if (!controls.is_active) return skip('tenant_disabled');
+      if (controls.bot_enabled === false) return skip('bot_disabled');
+      if (mode === 'human') return skip('human_mode');
+      if (!mt.replyable) return skip('not_replyable');
+      if (state?.opted_out_at) {
+        // opted out: only START (or, if the tenant says so, any message) brings the customer back
+        const optIn = behaviour.optinOnAnyMessage
+          ? !(mt.text && isCommand(mt.text, behaviour.optoutKeywords))
+          : !!mt.text && isCommand(mt.text, behaviour.optinKeywords);
+        if (!optIn) return skip('opted_out');
+      }
+      return { outcome: 'replying' as const, created, conversationId, debounceMs: controls.debounce_ms ?? 2000 };
     });
 
     if (decision.outcome === 'replying') {
-      await deps.queues.addReply({ tenantId: d.tenantId, phoneNumberId: d.phoneNumberId, inboundWamid: d.wamid, from: d.from });
-      log.info({ outcome: decision.outcome, type: mt.type, duplicate: !decision.created }, 'inbound stored; reply scheduled');
+      await deps.queues.addConversationReply(
+        { tenantId: d.tenantId, phoneNumberId: d.phoneNumberId, inboundWamid: d.wamid, from: d.from },
+        { conversationId: decision.conversationId, debounceMs: decision.debounceMs },
+      );
+      log.info({ outcome: decision.outcome, type: mt.type, duplicate: !decision.created, debounceMs: decision.debounceMs }, 'inbound stored; reply scheduled');
     } else {
       log.info({ outcome: decision.outcome, type: mt.type }, 'inbound stored; no reply');
     }

@@ -1,141 +1,515 @@
 import type { Job } from 'bullmq';
 import {
+  addSkippedForBudget,
   addUsage,
-  getMessageByIdempotencyKey,
-  getMessageByWamid,
+  appendAudit,
+  claimUnhandled,
+  defaultTenantSettings,
+  faqLanguages,
+  foreignTenantMarkers,
+  getConversationState,
   insertOutboundMessage,
   listFaqForGrounding,
-  recentTurns,
+  listQueuedOutbound,
+  listSystemTemplates,
+  listUnhandledInbound,
+  monthlyTokens,
+  recentHandledWamids,
+  recordBudgetEvent,
   searchFaq,
+  setAwayPeriod,
+  setContactLanguage,
+  setContactOptOut,
+  setConversationHandover,
+  setInboundBody,
+  turnsBefore,
   withTenant,
+  type AnswerPath,
+  type ConversationState,
+  type FaqSearchResult,
   type MessageRow,
+  type TenantContext,
+  type Tx,
   type UsageDelta,
 } from '@alphadome/tenant-core';
 import { textMessage } from '@alphadome/whatsapp';
+import { budgetState, estimateCostUsd } from '../conversation/budget.ts';
+import { hoursStatus, parseSchedule } from '../conversation/business-hours.ts';
+import { detectLanguage, preferredLanguages, type Language } from '../conversation/language.ts';
+import { mediaAcknowledgement, systemText } from '../conversation/media.ts';
+import { budgetNotice, conversationLink, handoverNotice, phoneDigits } from '../conversation/notify.ts';
+import { guardAnswer, linkHosts } from '../conversation/output-guard.ts';
+import { containsPhrase, isCommand } from '../conversation/phrases.ts';
+import { behaviourOf, type BehaviourSettings } from '../conversation/settings.ts';
 import type { ProcessorDeps } from '../deps.ts';
-import { messageText } from '../message-text.ts';
+import { audioMedia, messageText } from '../message-text.ts';
 import type { ReplyJob } from '../queues.ts';
 import { chooseReply, type ChosenReply } from '../reply/choose-reply.ts';
 
 export type ReplyOutcome = 'sent' | 'already_replied' | 'skipped' | 'unknown_tenant';
 
-const mediaAck = (type: string) =>
-  `Thank you, we received your ${type === 'contacts' ? 'contact card' : type}. A person from our team will look at it and get back to you.`;
+/** Prefixes of the idempotency keys a reply job writes, each followed by the last wamid it covers. */
+const KEY_KINDS = ['reply', 'notify'] as const;
+const FOREIGN_MARKERS_TTL_MS = 5 * 60_000;
+
+interface Outbound {
+  key: string;
+  to: string;
+  body: string;
+  path: AnswerPath;
+  conversationId: string | null;
+  replyTo: string | null;
+  templateId?: string | null;
+  faqId?: string | null;
+}
+
+interface Plan {
+  /** to the customer (null: stay silent) */
+  reply: { body: string; path: AnswerPath; templateId?: string | null; faqId?: string | null } | null;
+  chosen?: ChosenReply;
+  handoverReason?: string;
+  optOut?: boolean;
+  optIn?: boolean;
+  awayPeriod?: string;
+  language?: Language;
+  budgetExhausted?: boolean;
+  transcripts?: { id: string; text: string }[];
+}
 
 /**
- * Choose the reply to one customer message, store it (idempotent on 'reply:' + inbound wamid)
- * and hand it to the send queue. LLM failures throw while attempts remain (BullMQ backs off and
- * retries); the last attempt answers with the tenant's fallback reply instead: no silence.
+ * Answer every unhandled message of one conversation with one reply (a burst within the
+ * debounce window arrives here together). Order: opt-out/in → handover request → business
+ * hours → media → canned | FAQ | LLM (budget, output guard) | fallback + handover.
+ *
+ * Nothing is written until the answer is chosen; then one transaction claims the messages
+ * (all still unhandled, or this job backs off: someone else answered), stores the reply
+ * (idempotent on 'reply:' + the last wamid covered) and the escalation notice, and applies
+ * the state changes. LLM failures throw while attempts remain (BullMQ backs off and retries);
+ * the last attempt answers with the tenant's fallback reply instead: no silence.
  */
 export function replyProcessor(deps: ProcessorDeps) {
   return async (job: Job<ReplyJob>): Promise<ReplyOutcome> => {
     const d = job.data;
     const log = deps.logger.child({ tenantId: d.tenantId, wamid: d.inboundWamid, jobId: job.id, queue: 'reply' });
-    const idempotencyKey = `reply:${d.inboundWamid}`;
 
     const ctx = await deps.contexts.get(d.tenantId);
     if (!ctx) return 'unknown_tenant';
+    const behaviour = behaviourOf(ctx);
 
-    const state = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      const existing = await getMessageByIdempotencyKey(tx, idempotencyKey);
-      if (existing) return { existing };
-      const inbound = await getMessageByWamid(tx, d.inboundWamid);
-      if (!inbound || !inbound.conversation_id) return { inbound: null };
-      const [conv] = await tx<{ mode: 'bot' | 'human' }[]>`
-        select mode from alphadome.bot_conversations where id = ${inbound.conversation_id}`;
-      const turns = await recentTurns(tx, inbound.conversation_id, { limit: 6, excludeId: inbound.id });
-      return { inbound, mode: conv?.mode ?? 'bot', turns };
+    const loaded = await withTenant(deps.sql, d.tenantId, async (tx) => {
+      const conv = await getConversationState(tx, { waId: d.from });
+      if (!conv) return null;
+      const batch = await listUnhandledInbound(tx, conv.id);
+      if (batch.length === 0) return { conv, batch, recent: await recentHandledWamids(tx, conv.id) };
+      const [tenant] = await tx<{ timezone: string | null; business_hours: unknown }[]>`
+        select t.timezone, s.business_hours from alphadome.bot_tenants t
+          left join alphadome.bot_control_settings s on s.tenant_id = t.id where t.id = ${d.tenantId}`;
+      return {
+        conv,
+        batch,
+        recent: [] as string[],
+        templates: await listSystemTemplates(tx),
+        turns: await turnsBefore(tx, conv.id, batch[0]!.created_at),
+        tokensUsed: await monthlyTokens(tx),
+        timezone: tenant?.timezone ?? 'Africa/Nairobi',
+        businessHours: tenant?.business_hours ?? null,
+        foreign: await foreignMarkersOf(deps, tx, d.tenantId),
+      };
     });
-
-    if (state.existing) {
-      // stored on an earlier attempt: make sure it is on its way, never choose or send twice
-      if (!state.existing.wamid && state.existing.status !== 'failed') await deps.queues.addSend({ tenantId: d.tenantId, idempotencyKey });
+    if (!loaded) {
+      log.warn('conversation not found; nothing to answer');
+      return 'skipped';
+    }
+    const { conv, batch } = loaded;
+    if (batch.length === 0 || !loaded.templates) {
+      // answered by an earlier run of this job (or a sibling): make sure its messages are on their way
+      const keys = loaded.recent.flatMap((w) => KEY_KINDS.map((k) => `${k}:${w}`));
+      const queued = await withTenant(deps.sql, d.tenantId, (tx) => listQueuedOutbound(tx, keys));
+      await enqueueSends(deps, d.tenantId, queued);
       return 'already_replied';
     }
-    const inbound: MessageRow | null = state.inbound;
-    if (!inbound || !state.turns) {
-      log.warn('inbound message not found; nothing to answer');
-      return 'skipped';
-    }
-    if (!ctx.isActive || !ctx.settings.botEnabled || state.mode === 'human') {
-      log.info({ mode: state.mode }, 'bot off or conversation taken over; no reply');
+    const lastWamid = batch.at(-1)!.wamid ?? d.inboundWamid;
+
+    if (!ctx.isActive || !ctx.settings.botEnabled || conv.mode === 'human') {
+      await withTenant(deps.sql, d.tenantId, (tx) => claimUnhandled(tx, batch.map((m) => m.id)));
+      log.info({ mode: conv.mode }, 'bot off or conversation taken over; no reply');
       return 'skipped';
     }
 
-    const mt = messageText((inbound.payload ?? {}) as Record<string, unknown>);
     const attempts = job.opts.attempts ?? 1;
     const finalAttempt = job.attemptsMade + 1 >= attempts;
-    let chosen: ChosenReply;
-    if (!mt.text) {
-      chosen = { path: 'fallback', body: mediaAck(mt.type), handover: true, reason: 'media_ack' };
-    } else {
-      const text = mt.text;
-      const started = Date.now();
-      try {
-        chosen = await chooseReply({
-          ctx,
-          text,
-          searchFaq: (t) => withTenant(deps.sql, d.tenantId, (tx) => searchFaq(tx, t)),
-          extraGrounding: () => withTenant(deps.sql, d.tenantId, (tx) => listFaqForGrounding(tx)),
-          turns: state.turns,
-          llm: deps.llm,
-          platformApiKey: deps.platformApiKey,
-          platformModel: deps.platformModel,
-          beforeLlm: async () => {
-            const token = ctx.secrets.whatsappToken;
-            const phone = ctx.phoneNumberId ?? d.phoneNumberId;
-            if (!token) return;
-            try {
-              await deps.graph.markRead(phone, token, d.inboundWamid, { typing: true });
-            } catch (err) {
-              log.debug({ code: (err as { code?: unknown }).code }, 'mark-read failed (ignored)');
-            }
-          },
-          throwOnLlmError: !finalAttempt,
-        });
-      } catch (err) {
-        deps.metrics.llmDuration.observe({ outcome: 'error' }, (Date.now() - started) / 1000);
-        log.warn({ attempt: job.attemptsMade + 1, attempts, err: (err as Error).message }, 'LLM failed; will retry');
-        throw err;
-      }
-      if (chosen.path === 'llm' || chosen.promptTokens !== undefined) {
-        deps.metrics.llmDuration.observe({ outcome: 'ok' }, (Date.now() - started) / 1000);
-      }
-    }
+    const plan = await planReply({ deps, ctx, behaviour, conv, batch, loaded, lastWamid, finalAttempt, log });
 
-    const payload = textMessage(d.from, chosen.body, { replyToWamid: d.inboundWamid });
-    const created = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      const res = await insertOutboundMessage(tx, {
-        tenantId: d.tenantId,
-        conversationId: inbound.conversation_id,
-        idempotencyKey,
-        waId: d.from,
-        messageType: 'text',
-        body: payload.text.body,
-        payload: payload as unknown as Record<string, unknown>,
-        answerPath: chosen.path,
-        templateId: chosen.templateId ?? null,
-        faqId: chosen.faqId ?? null,
-        replyToWamid: d.inboundWamid,
-      });
-      if (!res.created) return false;
-      const usage: UsageDelta = { [`answers_${chosen.path}`]: 1 };
-      usage.prompt_tokens = chosen.promptTokens ?? 0;
-      usage.completion_tokens = chosen.completionTokens ?? 0;
-      await addUsage(tx, d.tenantId, usage);
-      if (chosen.handover) {
-        await tx`insert into alphadome.bot_audit_log (tenant_id, actor, action, detail)
-                 values (${d.tenantId}, 'worker', 'conversation.handover',
-                         ${tx.json({ conversationId: inbound.conversation_id, wamid: d.inboundWamid, reason: chosen.reason ?? null })})`;
+    // ---- write: claim the messages, store what goes out, apply the state changes ----
+    const outbound: Outbound[] = [];
+    const month = new Date().toISOString().slice(0, 7);
+    const escalation = ctx.settings.escalationPhone ? phoneDigits(ctx.settings.escalationPhone) : null;
+    const result = await withTenant(deps.sql, d.tenantId, async (tx) => {
+      await getConversationState(tx, { id: conv.id }, { forUpdate: true }); // one writer per conversation
+      if (!(await claimUnhandled(tx, batch.map((m) => m.id)))) return { claimed: false as const };
+      for (const t of plan.transcripts ?? []) await setInboundBody(tx, t.id, t.text);
+      if (plan.language && plan.language !== conv.contact_language) await setContactLanguage(tx, conv.contact_id, plan.language);
+      if (plan.optOut) {
+        await setContactOptOut(tx, conv.contact_id, true);
+        await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_out', detail: { conversationId: conv.id } });
+      } else if (plan.optIn) {
+        await setContactOptOut(tx, conv.contact_id, false);
+        await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_in', detail: { conversationId: conv.id } });
       }
-      return true;
+      if (plan.awayPeriod) await setAwayPeriod(tx, conv.id, plan.awayPeriod);
+      if (plan.reply) {
+        outbound.push({ key: `reply:${lastWamid}`, to: conv.wa_id, conversationId: conv.id, replyTo: lastWamid, ...plan.reply });
+      }
+      if (plan.handoverReason && (await setConversationHandover(tx, conv.id, 'human', plan.handoverReason))) {
+        await appendAudit(tx, {
+          tenantId: d.tenantId,
+          actor: 'worker',
+          action: 'conversation.handover',
+          detail: { conversationId: conv.id, wamid: lastWamid, reason: plan.handoverReason, notified: !!escalation },
+        });
+        if (escalation) {
+          const lastText = [...batch].reverse().find((m) => m.body)?.body ?? null;
+          outbound.push({
+            key: `notify:${lastWamid}`,
+            to: escalation,
+            conversationId: null,
+            replyTo: null,
+            path: 'system',
+            body: handoverNotice({
+              business: ctx.name,
+              reason: plan.handoverReason,
+              customerName: conv.contact_name,
+              customerWaId: conv.wa_id,
+              lastMessage: lastText,
+              link: conversationLink(deps.publicDashboardUrl, conv.id),
+            }),
+          });
+        }
+      }
+      // usage: answers by path, tokens and their estimated cost
+      const c = plan.chosen;
+      const usage: UsageDelta = {};
+      if (plan.reply && ['canned', 'faq', 'llm', 'fallback'].includes(plan.reply.path)) usage[`answers_${plan.reply.path}` as keyof UsageDelta] = 1;
+      if (c?.promptTokens !== undefined || c?.completionTokens !== undefined) {
+        usage.prompt_tokens = c.promptTokens ?? 0;
+        usage.completion_tokens = c.completionTokens ?? 0;
+        usage.cost_estimate_usd = estimateCostUsd(c.model ?? ctx.model ?? deps.platformModel, usage.prompt_tokens, usage.completion_tokens);
+      }
+      await addUsage(tx, d.tenantId, usage);
+      // budget: alert at 80 % once a month, record exhaustion once a month
+      const budget = ctx.settings.monthlyTokenBudget;
+      if (budget !== null && budget > 0) {
+        const used = loaded.tokensUsed! + (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0);
+        const events: ('alert_80' | 'exhausted')[] = [];
+        if (plan.budgetExhausted) {
+          await addSkippedForBudget(tx, d.tenantId);
+          events.push('exhausted');
+        } else if (budgetState(used, budget) !== 'ok') events.push('alert_80');
+        for (const kind of events) {
+          if (!(await recordBudgetEvent(tx, d.tenantId, kind, used, budget))) continue;
+          await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: kind === 'exhausted' ? 'budget.exhausted' : 'budget.alert_80', detail: { used, budget, month } });
+          if (escalation) {
+            outbound.push({ key: `budget-${kind}:${month}`, to: escalation, conversationId: null, replyTo: null, path: 'system', body: budgetNotice(ctx.name, kind, used, budget) });
+          }
+        }
+      }
+      const created: string[] = [];
+      for (const o of outbound) {
+        const payload = textMessage(o.to, o.body, o.replyTo ? { replyToWamid: o.replyTo } : undefined);
+        const res = await insertOutboundMessage(tx, {
+          tenantId: d.tenantId,
+          conversationId: o.conversationId,
+          idempotencyKey: o.key,
+          waId: o.to,
+          messageType: 'text',
+          body: payload.text.body,
+          payload: payload as unknown as Record<string, unknown>,
+          answerPath: o.path,
+          templateId: o.templateId ?? null,
+          faqId: o.faqId ?? null,
+          replyToWamid: o.replyTo,
+        });
+        if (res.created || (!res.row.wamid && res.row.status !== 'failed')) created.push(o.key);
+      }
+      return { claimed: true as const, keys: created };
     });
-    if (created) deps.metrics.replyPaths.inc({ path: chosen.path });
-    await deps.queues.addSend({ tenantId: d.tenantId, idempotencyKey });
+    if (!result.claimed) {
+      log.info({ messages: batch.length }, 'messages already handled by another job; no reply');
+      return 'already_replied';
+    }
+    if (plan.reply) deps.metrics.replyPaths.inc({ path: plan.reply.path });
+    await enqueueSends(deps, d.tenantId, result.keys);
     log.info(
-      { path: chosen.path, templateId: chosen.templateId ?? undefined, faqId: chosen.faqId ?? undefined, reason: chosen.reason, created },
-      'reply stored; send scheduled',
+      {
+        path: plan.reply?.path ?? 'silent',
+        messages: batch.length,
+        templateId: plan.reply?.templateId ?? undefined,
+        faqId: plan.reply?.faqId ?? undefined,
+        reason: plan.chosen?.reason ?? plan.handoverReason,
+        language: plan.language,
+        handover: plan.handoverReason !== undefined,
+      },
+      plan.reply ? 'reply stored; send scheduled' : 'messages handled; no reply',
     );
-    return created ? 'sent' : 'already_replied';
+    return plan.reply ? 'sent' : 'skipped';
   };
+}
+
+/** Hand stored outbound messages to the send queue (idempotent: the send job id is the key). */
+async function enqueueSends(deps: ProcessorDeps, tenantId: string, keys: readonly string[]): Promise<void> {
+  for (const idempotencyKey of keys) {
+    await deps.queues.addSend({ tenantId, idempotencyKey });
+  }
+}
+
+async function foreignMarkersOf(deps: ProcessorDeps, tx: Tx, tenantId: string): Promise<string[]> {
+  const hit = deps.foreignMarkers?.get(tenantId);
+  if (hit && Date.now() - hit.at < FOREIGN_MARKERS_TTL_MS) return hit.markers;
+  const markers = await foreignTenantMarkers(tx, tenantId);
+  deps.foreignMarkers?.set(tenantId, { at: Date.now(), markers });
+  return markers;
+}
+
+interface PlanInput {
+  deps: ProcessorDeps;
+  ctx: TenantContext;
+  behaviour: BehaviourSettings;
+  conv: ConversationState;
+  batch: MessageRow[];
+  loaded: {
+    templates?: { id: string; kind: string; language: string; body: string }[];
+    turns?: { direction: 'inbound' | 'outbound'; body: string; created_at: Date }[];
+    tokensUsed?: number;
+    timezone?: string;
+    businessHours?: unknown;
+    foreign?: string[];
+  };
+  lastWamid: string;
+  finalAttempt: boolean;
+  log: ProcessorDeps['logger'];
+}
+
+async function planReply(p: PlanInput): Promise<Plan> {
+  const { deps, ctx, behaviour, conv, batch, loaded } = p;
+  const templates = loaded.templates ?? [];
+  const template = (kind: string, lang: Language) => {
+    for (const l of preferredLanguages(lang)) {
+      const t = templates.find((x) => x.kind === kind && x.language === l);
+      if (t) return t;
+    }
+    return null;
+  };
+
+  // 1. opt-out / opt-in, message by message in order
+  let optedOut = conv.opted_out_at !== null;
+  let confirmOut = false;
+  let confirmIn = false;
+  let remaining: MessageRow[] = [];
+  for (const m of batch) {
+    const text = m.body ?? '';
+    if (text && isCommand(text, behaviour.optoutKeywords)) {
+      if (!optedOut) confirmOut = true;
+      optedOut = true;
+      confirmIn = false;
+      remaining = [];
+      continue;
+    }
+    if (optedOut) {
+      if (text && isCommand(text, behaviour.optinKeywords)) {
+        optedOut = false;
+        confirmIn = true;
+        confirmOut = false;
+        continue;
+      }
+      if (behaviour.optinOnAnyMessage) {
+        optedOut = false;
+        confirmOut = false;
+        remaining.push(m);
+      }
+      continue;
+    }
+    remaining.push(m);
+  }
+  const wasOut = conv.opted_out_at !== null;
+  const texts0 = remaining.map((m) => m.body ?? '').filter((t) => t.trim() !== '');
+  const language: Language = detectLanguage([...texts0, ...batch.map((m) => m.body ?? '')].join('\n')) ?? ((conv.contact_language as Language | null) ?? 'en');
+  if (optedOut) {
+    if (!confirmOut) return { reply: null, language };
+    const t = template('optout', language);
+    return { reply: { body: t?.body ?? systemText('optout', language), path: 'system', templateId: t?.id ?? null }, optOut: true, language };
+  }
+  const optIn = wasOut && !optedOut;
+  if (remaining.length === 0) {
+    return confirmIn ? { reply: { body: systemText('optin', language), path: 'system' }, optIn, language } : { reply: null, optIn, language };
+  }
+
+  // 2. voice notes → text (when the tenant enabled it)
+  const transcripts: { id: string; text: string }[] = [];
+  let unclearAudio = false;
+  for (const m of remaining) {
+    if (m.body) continue;
+    const audio = audioMedia((m.payload ?? {}) as Record<string, unknown>);
+    if (!audio) continue;
+    const text = await transcribe(p, audio);
+    if (text) {
+      transcripts.push({ id: m.id, text });
+      m.body = text;
+    } else if (text === '') unclearAudio = true;
+  }
+  const texts = remaining.map((m) => m.body ?? '').filter((t) => t.trim() !== '');
+  const base = { optIn, language, transcripts };
+
+  // 3. the customer asks for a person
+  if (texts.some((t) => containsPhrase(t, behaviour.handoverPhrases))) {
+    const t = template('handover', language);
+    // the tenant's own handover text wins; the built-in one only replaces the platform default
+    const builtIn = !ctx.handover.id && ctx.settings.handoverMessage === defaultTenantSettings.handoverMessage;
+    const body = t?.body ?? (builtIn ? systemText('handover', language) : ctx.handover.body);
+    return { ...base, reply: { body, path: 'system', templateId: t?.id ?? ctx.handover.id }, handoverReason: 'customer_request' };
+  }
+
+  const lastMedia = remaining.at(-1)!;
+  const mediaType = unclearAudio && lastMedia.message_type === 'audio' ? 'audio_unclear' : messageText((lastMedia.payload ?? {}) as Record<string, unknown>).type;
+  const faqSearch = (text: string) => withTenant(deps.sql, ctx.tenantId, (tx) => searchFaqPreferring(tx, text, language));
+  const choose = (extra: { faqOnly?: boolean; llmAllowed?: boolean }) =>
+    chooseReply({
+      ctx,
+      text: texts.join('\n'),
+      texts,
+      language,
+      searchFaq: faqSearch,
+      extraGrounding: () => withTenant(deps.sql, ctx.tenantId, (tx) => listFaqForGrounding(tx)),
+      turns: loaded.turns ?? [],
+      llm: deps.llm,
+      platformApiKey: deps.platformApiKey,
+      platformModel: deps.platformModel,
+      guard: (answer, prompt) =>
+        guardAnswer({
+          answer,
+          instructions: prompt.instructions,
+          faqQuestions: prompt.grounding.map((g) => g.question),
+          foreignMarkers: loaded.foreign ?? [],
+          allowedHosts: [
+            ...behaviour.allowedUrlHosts,
+            ...linkHosts([ctx.settings.systemPrompt, ...prompt.grounding.map((g) => g.answer)].join('\n')),
+          ],
+        }),
+      beforeLlm: async () => {
+        const token = ctx.secrets.whatsappToken;
+        const phone = ctx.phoneNumberId;
+        if (!token || !phone) return;
+        try {
+          await deps.graph.markRead(phone, token, p.lastWamid, { typing: true });
+        } catch (err) {
+          p.log.debug({ code: (err as { code?: unknown }).code }, 'mark-read failed (ignored)');
+        }
+      },
+      throwOnLlmError: !p.finalAttempt,
+      ...extra,
+    });
+
+  // 4. business hours: the away message once per closed period, FAQ answers if allowed
+  const hours = hoursStatus(parseSchedule(loaded.businessHours), loaded.timezone ?? 'Africa/Nairobi');
+  if (!hours.open && hours.closedPeriod) {
+    const first = conv.away_period !== hours.closedPeriod;
+    const t = template('away', language);
+    const away = t?.body ?? (ctx.settings.awayMessage.trim() || systemText('away', language));
+    let answer: ChosenReply | null = null;
+    if (texts.length > 0 && behaviour.answerFaqWhenClosed) answer = await choose({ faqOnly: true });
+    if (answer) answer = localise(ctx, answer, language, templates);
+    const parts = [first ? away : null, answer?.body ?? (texts.length === 0 && !first ? mediaAcknowledgement(mediaType, language) : null)].filter(
+      (x): x is string => !!x,
+    );
+    if (parts.length === 0) return { ...base, reply: null, awayPeriod: hours.closedPeriod };
+    return {
+      ...base,
+      reply: { body: parts.join('\n\n'), path: answer?.path ?? 'system', templateId: answer?.templateId ?? (first ? t?.id ?? null : null), faqId: answer?.faqId ?? null },
+      ...(answer ? { chosen: answer } : {}),
+      awayPeriod: hours.closedPeriod,
+    };
+  }
+
+  // 5. nothing to read: acknowledge the media
+  if (texts.length === 0) {
+    return { ...base, reply: { body: mediaAcknowledgement(mediaType, language), path: 'system' } };
+  }
+
+  // 6. canned | FAQ | LLM | fallback
+  const budgetExhausted = budgetState(loaded.tokensUsed ?? 0, ctx.settings.monthlyTokenBudget) === 'exhausted';
+  const started = Date.now();
+  let chosen: ChosenReply;
+  try {
+    chosen = (await choose({ llmAllowed: !budgetExhausted }))!;
+  } catch (err) {
+    deps.metrics.llmDuration.observe({ outcome: 'error' }, (Date.now() - started) / 1000);
+    p.log.warn({ err: (err as Error).message }, 'LLM failed; will retry');
+    throw err;
+  }
+  if (chosen.promptTokens !== undefined) deps.metrics.llmDuration.observe({ outcome: 'ok' }, (Date.now() - started) / 1000);
+  if (chosen.reason?.startsWith('guard_')) p.log.warn({ reason: chosen.reason }, 'LLM answer refused by the output guard; fallback');
+  chosen = localise(ctx, chosen, language, templates);
+  const handover =
+    chosen.handover && (behaviour.handoverOnNoAnswer && ctx.settings.escalationPhone ? true : false) ? chosen.reason ?? 'no_answer' : undefined;
+  return {
+    ...base,
+    reply: { body: chosen.body, path: chosen.path, templateId: chosen.templateId ?? null, faqId: chosen.faqId ?? null },
+    chosen,
+    ...(handover ? { handoverReason: handover } : {}),
+    ...(chosen.reason === 'budget_exhausted' ? { budgetExhausted: true } : {}),
+  };
+}
+
+/** Swap a canned or fallback reply for the tenant's variant in the customer's language, if any. */
+function localise(ctx: TenantContext, c: ChosenReply, lang: Language, templates: { id: string; kind: string; language: string; body: string }[]): ChosenReply {
+  if (lang === 'mixed') return c;
+  if (c.path === 'canned' && c.templateId) {
+    const name = ctx.canned.find((t) => t.id === c.templateId)?.name;
+    const variant = name ? ctx.canned.find((t) => t.name === name && t.language === lang) : undefined;
+    if (variant && variant.id !== c.templateId) return { ...c, body: variant.body, templateId: variant.id };
+  }
+  if (c.path === 'fallback') {
+    const variant = templates.find((t) => t.kind === 'fallback' && t.language === lang);
+    if (variant) return { ...c, body: variant.body, templateId: variant.id };
+  }
+  return c;
+}
+
+/**
+ * FAQ search preferring entries in the customer's language: a same-language entry that
+ * clearly matches wins even when its other-language twin scores close to it.
+ */
+async function searchFaqPreferring(tx: Tx, text: string, lang: Language): Promise<FaqSearchResult> {
+  const res = await searchFaq(tx, text, { limit: 8 });
+  const top = res.candidates[0];
+  if (lang === 'mixed' || !top) return { ...res, candidates: res.candidates.slice(0, 5) };
+  const langs = await faqLanguages(tx, res.candidates.map((c) => c.id));
+  const same = res.candidates.filter((c) => (langs.get(c.id) ?? 'en') === lang);
+  const other = res.candidates.filter((c) => (langs.get(c.id) ?? 'en') !== lang);
+  const [s1, s2] = same;
+  const clear = s1 !== undefined && s1.score >= 0.55 && (s2 === undefined || s1.score - s2.score >= 0.12) && s1.score >= top.score - 0.25;
+  if (clear) return { candidates: [...same, ...other].slice(0, 5), clear: true };
+  return { ...res, candidates: res.candidates.slice(0, 5) };
+}
+
+/** Download a voice note from Meta and transcribe it; null when not enabled, '' when it failed. */
+async function transcribe(p: PlanInput, audio: { id: string; mimeType: string }): Promise<string | null> {
+  const { deps, ctx, behaviour } = p;
+  const token = ctx.secrets.whatsappToken;
+  const apiKey = ctx.secrets.openaiKey ?? deps.platformApiKey;
+  if (!behaviour.transcribeVoice || !deps.transcribe || !token || !apiKey) return null;
+  try {
+    const media = await deps.graph.getMediaUrl(audio.id, token);
+    const bytes = await deps.graph.downloadMedia(media.url, token, { maxBytes: 25 * 1024 * 1024 });
+    const text = await deps.transcribe({
+      apiKey,
+      model: behaviour.transcriptionModel,
+      timeoutMs: Math.max(ctx.settings.llmTimeoutMs, 30_000),
+      audio: bytes,
+      mimeType: media.mimeType ?? audio.mimeType,
+    });
+    return text.trim();
+  } catch (err) {
+    p.log.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code }, 'voice note could not be transcribed; acknowledged instead');
+    return '';
+  }
 }
