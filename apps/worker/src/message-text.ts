@@ -63,3 +63,17 @@ export function audioMedia(message: Record<string, unknown>): { id: string; mime
   if (!id) return null;
   return { id, mimeType: str(a['mime_type']) ?? 'audio/ogg', voice: a['voice'] === true };
 }
+
+/**
+ * The id of what the customer tapped: a list row (`interactive.list_reply.id`), a reply button
+ * (`interactive.button_reply.id`) or a template's quick-reply button (`button.payload`); null
+ * for anything else. Catalog lists use `product:<uuid>` (tenant-core parseProductRowId).
+ */
+export function interactiveReplyId(message: Record<string, unknown>): string | null {
+  if (message['type'] === 'interactive') {
+    const i = obj(message['interactive']);
+    return str(obj(i['list_reply'])['id']) ?? str(obj(i['button_reply'])['id']);
+  }
+  if (message['type'] === 'button') return str(obj(message['button'])['payload']);
+  return null;
+}

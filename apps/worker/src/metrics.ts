@@ -42,6 +42,26 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  // delivery (issue 5): tenant id labels are bounded by the number of tenants
+  readonly sendFailures = new Counter({
+    name: 'alphadome_send_failures_total',
+    help: 'Sends that failed for good, by tenant and Meta error code',
+    labelNames: ['tenant', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly sendDelays = new Counter({
+    name: 'alphadome_send_delays_total',
+    help: 'Sends moved to delayed, by reason (number rate, pair limit, credentials parked)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly alertsSent = new Counter({
+    name: 'alphadome_alerts_total',
+    help: 'Alerts sent, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

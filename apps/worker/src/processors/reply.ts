@@ -32,7 +32,7 @@ import {
   type Tx,
   type UsageDelta,
 } from '@alphadome/tenant-core';
-import { textMessage } from '@alphadome/whatsapp';
+import { textMessage, type OutboundMessagePayload } from '@alphadome/whatsapp';
 import { budgetState, estimateCostUsd } from '../conversation/budget.ts';
 import { hoursStatus, parseSchedule } from '../conversation/business-hours.ts';
 import { detectLanguage, preferredLanguages, type Language } from '../conversation/language.ts';
@@ -42,8 +42,9 @@ import { guardAnswer, linkHosts } from '../conversation/output-guard.ts';
 import { containsPhrase, isCommand } from '../conversation/phrases.ts';
 import { behaviourOf, type BehaviourSettings } from '../conversation/settings.ts';
 import type { ProcessorDeps } from '../deps.ts';
-import { audioMedia, messageText } from '../message-text.ts';
+import { audioMedia, interactiveReplyId, messageText } from '../message-text.ts';
 import type { ReplyJob } from '../queues.ts';
+import { catalogAnswer, closestProducts, prependText, productGroundingLine, productTapAnswer } from '../reply/catalog.ts';
 import { chooseReply, type ChosenReply } from '../reply/choose-reply.ts';
 
 export type ReplyOutcome = 'sent' | 'already_replied' | 'skipped' | 'unknown_tenant';
@@ -61,11 +62,13 @@ interface Outbound {
   replyTo: string | null;
   templateId?: string | null;
   faqId?: string | null;
+  /** a message other than text (catalog answers); `body` is what it says, for the log */
+  payload?: OutboundMessagePayload | undefined;
 }
 
 interface Plan {
   /** to the customer (null: stay silent) */
-  reply: { body: string; path: AnswerPath; templateId?: string | null; faqId?: string | null } | null;
+  reply: { body: string; path: AnswerPath; templateId?: string | null; faqId?: string | null; payload?: OutboundMessagePayload | undefined } | null;
   chosen?: ChosenReply;
   handoverReason?: string;
   optOut?: boolean;
@@ -189,7 +192,7 @@ export function replyProcessor(deps: ProcessorDeps) {
       // usage: answers by path, tokens and their estimated cost
       const c = plan.chosen;
       const usage: UsageDelta = {};
-      if (plan.reply && ['canned', 'faq', 'llm', 'fallback'].includes(plan.reply.path)) usage[`answers_${plan.reply.path}` as keyof UsageDelta] = 1;
+      if (plan.reply && ['canned', 'catalog', 'faq', 'llm', 'fallback'].includes(plan.reply.path)) usage[`answers_${plan.reply.path}` as keyof UsageDelta] = 1;
       if (c?.promptTokens !== undefined || c?.completionTokens !== undefined) {
         usage.prompt_tokens = c.promptTokens ?? 0;
         usage.completion_tokens = c.completionTokens ?? 0;
@@ -215,14 +218,15 @@ export function replyProcessor(deps: ProcessorDeps) {
       }
       const created: string[] = [];
       for (const o of outbound) {
-        const payload = textMessage(o.to, o.body, o.replyTo ? { replyToWamid: o.replyTo } : undefined);
+        // the full Graph payload is stored; the send processor sends it as it is
+        const payload = o.payload ?? textMessage(o.to, o.body, o.replyTo ? { replyToWamid: o.replyTo } : undefined);
         const res = await insertOutboundMessage(tx, {
           tenantId: d.tenantId,
           conversationId: o.conversationId,
           idempotencyKey: o.key,
           waId: o.to,
-          messageType: 'text',
-          body: payload.text.body,
+          messageType: payload.type,
+          body: payload.type === 'text' ? payload.text.body : o.body,
           payload: payload as unknown as Record<string, unknown>,
           answerPath: o.path,
           templateId: o.templateId ?? null,
@@ -370,6 +374,8 @@ async function planReply(p: PlanInput): Promise<Plan> {
 
   const lastMedia = remaining.at(-1)!;
   const mediaType = unclearAudio && lastMedia.message_type === 'audio' ? 'audio_unclear' : messageText((lastMedia.payload ?? {}) as Record<string, unknown>).type;
+  // a tap on a catalog list row (`product:<uuid>`) in the last message opens that product
+  const tappedId = interactiveReplyId((lastMedia.payload ?? {}) as Record<string, unknown>);
   const faqSearch = (text: string) => withTenant(deps.sql, ctx.tenantId, (tx) => searchFaqPreferring(tx, text, language));
   const choose = (extra: { faqOnly?: boolean; llmAllowed?: boolean }) =>
     chooseReply({
@@ -378,6 +384,9 @@ async function planReply(p: PlanInput): Promise<Plan> {
       texts,
       language,
       searchFaq: faqSearch,
+      productTap: () => productTapAnswer(deps, ctx, conv.wa_id, tappedId, p.lastWamid),
+      searchCatalog: (text) => catalogAnswer(deps, ctx, conv.wa_id, text, p.lastWamid),
+      productGrounding: async () => (await closestProducts(deps, ctx.tenantId, texts.join('\n'))).map((h) => productGroundingLine(h, ctx.currency)),
       extraGrounding: () => withTenant(deps.sql, ctx.tenantId, (tx) => listFaqForGrounding(tx)),
       turns: loaded.turns ?? [],
       llm: deps.llm,
@@ -417,6 +426,16 @@ async function planReply(p: PlanInput): Promise<Plan> {
     let answer: ChosenReply | null = null;
     if (texts.length > 0 && behaviour.answerFaqWhenClosed) answer = await choose({ faqOnly: true });
     if (answer) answer = localise(ctx, answer, language, templates);
+    if (answer?.payload) {
+      // a catalog answer keeps its form; the away message goes before what it says
+      const payload = first ? prependText(answer.payload, away) : answer.payload;
+      return {
+        ...base,
+        reply: { body: first ? `${away}\n\n${answer.body}` : answer.body, path: answer.path, templateId: first ? t?.id ?? null : null, payload },
+        chosen: answer,
+        awayPeriod: hours.closedPeriod,
+      };
+    }
     const parts = [first ? away : null, answer?.body ?? (texts.length === 0 && !first ? mediaAcknowledgement(mediaType, language) : null)].filter(
       (x): x is string => !!x,
     );
@@ -452,7 +471,7 @@ async function planReply(p: PlanInput): Promise<Plan> {
     chosen.handover && (behaviour.handoverOnNoAnswer && ctx.settings.escalationPhone ? true : false) ? chosen.reason ?? 'no_answer' : undefined;
   return {
     ...base,
-    reply: { body: chosen.body, path: chosen.path, templateId: chosen.templateId ?? null, faqId: chosen.faqId ?? null },
+    reply: { body: chosen.body, path: chosen.path, templateId: chosen.templateId ?? null, faqId: chosen.faqId ?? null, payload: chosen.payload },
     chosen,
     ...(handover ? { handoverReason: handover } : {}),
     ...(chosen.reason === 'budget_exhausted' ? { budgetExhausted: true } : {}),

@@ -1,30 +1,65 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import {
   addUsage,
-  announceTenantChanged,
   getMessageByIdempotencyKey,
   markOutboundAccepted,
   markOutboundFailed,
   touchConversationOutbound,
   withTenant,
+  type MessageRow,
 } from '@alphadome/tenant-core';
 import { GraphApiError } from '@alphadome/whatsapp';
 import type { ProcessorDeps } from '../deps.ts';
+import { BLOCKED_STATUSES, markCredentialsInvalid, parkSend, storedCredentialStatus } from '../delivery/credentials.ts';
+import { SendRetryError } from '../delivery/retry-policy.ts';
+import type { DeliveryRuntime } from '../delivery/runtime.ts';
+import { applyWindowFallback, OUTSIDE_WINDOW_CODE, outsideWindow } from '../delivery/service-window.ts';
 import type { SendJob } from '../queues.ts';
 
-export type SendOutcome = 'sent' | 'already_sent' | 'not_found' | 'already_failed';
+export type SendOutcome = 'sent' | 'already_sent' | 'not_found' | 'already_failed' | 'outside_window_human';
+
+/** What the send path keeps in job data besides the SendJob (never secrets). */
+export interface DeliveryState {
+  /** times this send was moved to delayed by the rate limits (bounded by maxRateDelays) */
+  delays?: number;
+  /** the number slot (Redis ms) reserved on an earlier pass; 0 = none */
+  slot?: number;
+  /** times parked while the tenant's credential was unusable */
+  parked?: number;
+}
+export type SendJobData = SendJob & { delivery?: DeliveryState; lastError?: { code: number; title: string } };
+
+const settingNumber = (extra: Record<string, unknown>, key: string): number | undefined => {
+  const v = extra[key];
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+};
 
 /**
  * Send one stored outbound message with the tenant's own number and token, and record the
- * wamid Meta gives it. Graph errors by Meta's code (packages/whatsapp error-policy):
- * retry → throw (BullMQ exponential backoff with jitter); auth (190…) → tenant credentials
- * marked invalid, no retry; fail / outside the 24 h window → stored on the row, no retry.
- * The token is read from the in-memory tenant context; it is never in job data, logs or errors.
+ * wamid Meta gives it. In order:
+ *  1. credential gate: a tenant whose credential is invalid/expired has its sends parked
+ *     (delayed and rechecked, resumed at once when the credential is replaced), never failed;
+ *  2. the 24-hour window: outside it, the tenant's approved template instead, or a person;
+ *  3. rate limits (per number, per customer pair): over the limit → moved to delayed until its
+ *     slot, which is neither a failed attempt nor blocking a worker (bounded: maxRateDelays);
+ *  4. Graph errors by Meta's code: retry → SendRetryError (the 'delivery' backoff: exponential
+ *     with jitter, bounded attempts); auth (190…) → credential invalid + alert once + park;
+ *     131047 → step 2's fallback; fail → failed at once with code and reason.
+ * What fails for good stays in BullMQ's failed set (reason = code + title, data.lastError) and
+ * is counted in alphadome_send_failures_total{tenant,code}. The token lives only in the
+ * in-memory tenant context; never in job data, logs or errors.
  */
-export function sendProcessor(deps: ProcessorDeps) {
-  return async (job: Job<SendJob>): Promise<SendOutcome> => {
+export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
+  return async (job: Job<SendJobData>, token?: string): Promise<SendOutcome> => {
     const d = job.data;
-    const row = await withTenant(deps.sql, d.tenantId, (tx) => getMessageByIdempotencyKey(tx, d.idempotencyKey));
+    const state = await withTenant(deps.sql, d.tenantId, async (tx) => {
+      const row = await getMessageByIdempotencyKey(tx, d.idempotencyKey);
+      if (!row?.conversation_id) return { row, lastInboundAt: null };
+      const [c] = await tx<{ last_inbound_at: Date | null }[]>`
+        select last_inbound_at from alphadome.bot_conversations where id = ${row.conversation_id}`;
+      return { row, lastInboundAt: c?.last_inbound_at ?? null };
+    });
+    let row: MessageRow | null = state.row;
     const log = deps.logger.child({ tenantId: d.tenantId, wamid: row?.reply_to_wamid ?? undefined, jobId: job.id, queue: 'send' });
     if (!row) {
       log.warn({ idempotencyKey: d.idempotencyKey }, 'outbound message not found');
@@ -33,62 +68,121 @@ export function sendProcessor(deps: ProcessorDeps) {
     if (row.wamid) return 'already_sent';
     if (row.status === 'failed') return 'already_failed';
 
-    const ctx = await deps.contexts.get(d.tenantId);
-    const token = ctx?.secrets.whatsappToken ?? null;
+    const failFor = async (code: number, title: string, unrecoverable: boolean): Promise<never> => {
+      await withTenant(deps.sql, d.tenantId, (tx) => markOutboundFailed(tx, row!.id, { code, title }));
+      deps.metrics.sendFailures.inc({ tenant: d.tenantId, code: String(code) });
+      await job.updateData({ ...job.data, lastError: { code, title } });
+      const msg = `Graph API error ${code}: ${title}`;
+      throw unrecoverable ? new UnrecoverableError(msg) : new SendRetryError(code, title);
+    };
+
+    // 1. credential gate
+    let ctx = await deps.contexts.get(d.tenantId);
+    if (ctx && BLOCKED_STATUSES.includes(ctx.credentialStatus)) {
+      // the cache may lag a replacement announced a moment ago: the stored status decides
+      const stored = await storedCredentialStatus(deps.sql, d.tenantId);
+      if (stored !== null && BLOCKED_STATUSES.includes(stored)) {
+        log.info({ credentialStatus: stored }, 'tenant credential unusable; send parked');
+        return parkSend(rt, job, token, rt.config.parkRecheckMs);
+      }
+      deps.contexts.invalidate(d.tenantId);
+      ctx = await deps.contexts.get(d.tenantId);
+    }
+    const waToken = ctx?.secrets.whatsappToken ?? null;
     const phoneNumberId = ctx?.phoneNumberId ?? null;
-    if (!ctx || !token || !phoneNumberId) {
-      await withTenant(deps.sql, d.tenantId, (tx) =>
-        markOutboundFailed(tx, row.id, { code: 0, title: 'Tenant has no WhatsApp credentials or phone number id' }),
-      );
+    if (!ctx || !waToken || !phoneNumberId) {
       log.error('tenant has no WhatsApp credentials; message not sent');
-      throw new UnrecoverableError('tenant has no WhatsApp credentials');
+      return failFor(0, 'Tenant has no WhatsApp credentials or phone number id', true);
     }
 
+    // 2. the 24-hour window
+    let payload: Record<string, unknown> = row.payload ?? {};
+    if (row.message_type !== 'template' && outsideWindow(state.lastInboundAt, Date.now(), rt.config.serviceWindowMs)) {
+      const r = row;
+      const fb = await withTenant(deps.sql, d.tenantId, (tx) => applyWindowFallback(tx, d.tenantId, r, 'last_inbound'));
+      if (fb.kind === 'human') {
+        deps.metrics.sendFailures.inc({ tenant: d.tenantId, code: String(OUTSIDE_WINDOW_CODE) });
+        log.warn('outside the 24-hour window and no approved template: conversation flagged for a person');
+        return 'outside_window_human';
+      }
+      payload = fb.payload;
+      log.info({ template: fb.templateName }, 'outside the 24-hour window: approved template sent instead');
+    }
+
+    // 3. rate limits
+    const delivery: DeliveryState = d.delivery ?? {};
+    const limit = ctx.settings.sendRatePerSecond > 0 ? ctx.settings.sendRatePerSecond : 80;
+    const taken = await rt.limiter.take({
+      phoneNumberId,
+      waId: row.wa_id,
+      limit,
+      windowMs: rt.config.windowMs + rt.config.windowMarginMs,
+      pairIntervalMs: settingNumber(ctx.settings.extra, 'pair_interval_ms') ?? rt.config.pairIntervalMs,
+      pairBurst: settingNumber(ctx.settings.extra, 'pair_burst') ?? rt.config.pairBurst,
+      slot: delivery.slot ?? 0,
+    });
+    if (!taken.ok) {
+      const delays = (delivery.delays ?? 0) + 1;
+      if (delays > rt.config.maxRateDelays) {
+        log.error({ delays }, 'send delayed too many times by the rate limits; failing it');
+        return failFor(-429, `Rate limit: still waiting after ${delays - 1} delays`, true);
+      }
+      await job.updateData({ ...d, delivery: { ...delivery, delays, slot: taken.slot } });
+      deps.metrics.sendDelays.inc({ reason: taken.reason === 'pair' ? 'pair' : 'number' });
+      if (!token) throw new Error('send job without a lock token cannot be delayed');
+      await job.moveToDelayed(Date.now() + taken.waitMs, token);
+      throw new DelayedError();
+    }
+
+    // 4. the send
     let wamid: string;
     try {
-      ({ wamid } = await deps.graph.sendMessage(phoneNumberId, token, row.payload ?? {}));
+      ({ wamid } = await deps.graph.sendMessage(phoneNumberId, waToken, payload));
     } catch (err) {
       if (!(err instanceof GraphApiError)) throw err;
       deps.metrics.graphErrors.inc({ code: String(err.code), policy: err.policy });
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const failure = { code: err.code, title: err.title };
       const elog = { code: err.code, policy: err.policy, title: err.title, attempt: job.attemptsMade + 1 };
       switch (err.policy) {
         case 'retry':
-          if (final) await withTenant(deps.sql, d.tenantId, (tx) => markOutboundFailed(tx, row.id, failure));
           log.warn(elog, final ? 'send failed; out of retries' : 'send failed; will retry');
-          throw new Error(`Graph API error ${err.code}: ${err.title}`);
+          // the slot was used: a retry reserves a new one
+          await job.updateData({ ...d, delivery: { ...delivery, slot: 0 }, lastError: { code: err.code, title: err.title } });
+          if (final) return failFor(err.code, err.title, true);
+          throw new SendRetryError(err.code, err.title);
         case 'auth':
-          await withTenant(deps.sql, d.tenantId, async (tx) => {
-            await markOutboundFailed(tx, row.id, failure);
-            await tx`update alphadome.bot_tenants set credential_status = 'invalid', credential_checked_at = now()
-                      where id = ${d.tenantId}`;
-            await tx`insert into alphadome.bot_audit_log (tenant_id, actor, action, detail)
-                     values (${d.tenantId}, 'worker', 'credentials.invalid', ${tx.json({ code: err.code, title: err.title })})`;
-          });
-          deps.contexts.invalidate(d.tenantId);
-          await announceTenantChanged(deps.redisUrl, deps.prefix, d.tenantId);
-          log.error(elog, 'WhatsApp token rejected; tenant credentials marked invalid');
-          throw new UnrecoverableError(`Graph API error ${err.code}: credentials invalid`);
-        case 'outside_window':
-          // issue 5: send an approved template instead; for now the message is flagged failed
-          await withTenant(deps.sql, d.tenantId, (tx) => markOutboundFailed(tx, row.id, failure));
-          log.warn(elog, 'outside the 24-hour window; not sent');
-          throw new UnrecoverableError(`Graph API error ${err.code}: outside the customer service window`);
+          await markCredentialsInvalid(rt, d.tenantId, { code: err.code, title: err.title, source: 'send' });
+          log.error(elog, 'WhatsApp token rejected; send parked until the credential is replaced');
+          return parkSend(rt, job, token, rt.config.parkRecheckMs);
+        case 'outside_window': {
+          const r = row;
+          const fb = await withTenant(deps.sql, d.tenantId, (tx) => applyWindowFallback(tx, d.tenantId, r, 'meta_131047'));
+          if (fb.kind === 'human') {
+            deps.metrics.sendFailures.inc({ tenant: d.tenantId, code: String(err.code) });
+            log.warn(elog, 'outside the 24-hour window (Meta 131047): conversation flagged for a person');
+            return 'outside_window_human';
+          }
+          log.info({ ...elog, template: fb.templateName }, 'outside the 24-hour window (Meta 131047): sending the approved template');
+          await job.updateData({ ...d, delivery: { ...delivery, slot: 0 } });
+          if (!token) throw new Error('send job without a lock token cannot be delayed');
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
         default:
-          await withTenant(deps.sql, d.tenantId, (tx) => markOutboundFailed(tx, row.id, failure));
           log.warn(elog, 'send failed; not retried');
-          throw new UnrecoverableError(`Graph API error ${err.code}: ${err.title}`);
+          return failFor(err.code, err.title, true);
       }
     }
 
+    row = row as MessageRow;
+    const sent = row;
     await withTenant(deps.sql, d.tenantId, async (tx) => {
-      if (await markOutboundAccepted(tx, row.id, wamid)) {
+      if (await markOutboundAccepted(tx, sent.id, wamid)) {
         await addUsage(tx, d.tenantId, { messages_out: 1 });
-        if (row.conversation_id) await touchConversationOutbound(tx, row.conversation_id, new Date());
+        if (sent.conversation_id) await touchConversationOutbound(tx, sent.conversation_id, new Date());
       }
     });
-    log.info({ outboundWamid: wamid, path: row.answer_path }, 'sent');
+    log.info({ outboundWamid: wamid, path: sent.answer_path }, 'sent');
     return 'sent';
   };
 }

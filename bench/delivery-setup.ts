@@ -1,0 +1,211 @@
+/**
+ * Shared set-up of the delivery benchmarks (rate-cap.ts, fairness.ts): a fresh migrated
+ * database and queue prefix, the Graph and OpenAI simulators in this process, the ingress and
+ * the worker as child processes configured by the environment only (as production runs them).
+ * Webhooks go to the real ingress; what the bench measures arrives at the Graph simulator.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { Redis } from 'ioredis';
+import { createSql, createTenant, Keyring, migrate, putSecret, withTenant, type Sql } from '@alphadome/tenant-core';
+import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
+import { buildTextWebhook, signBody } from '@alphadome/whatsapp';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const SECRET = 'bench-platform-app-secret';
+export const KEYS = `bench1:${Buffer.alloc(32, 9).toString('base64')}`;
+
+export interface BenchTenant {
+  id: string;
+  slug: string;
+  phoneNumberId: string;
+  token: string;
+}
+
+export interface DeliveryBench {
+  graph: GraphSimulator;
+  openai: OpenAISimulator;
+  sql: Sql;
+  ingressUrl: string;
+  addTenant(slug: string, phoneNumberId: string, ratePerSecond: number): Promise<BenchTenant>;
+  /** POST one signed text webhook; resolves with the time it was sent */
+  post(t: BenchTenant, from: string, text: string): Promise<number>;
+  startWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const log = (l: string) => process.stderr.write(`${l}\n`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function startChild(entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-10_000)));
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && code !== null && signal === null) log(`${entry} exited ${code}: ${err}`);
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerConcurrency: number }): Promise<DeliveryBench> {
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const dbName = `alphadome_bench_${randomBytes(4).toString('hex')}`;
+  const prefix = `bench-dl-${randomBytes(4).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${dbName}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  const dbUrl = u.toString();
+  const sql = createSql({ url: dbUrl, max: 4, name: 'alphadome-bench' });
+  const keyring = Keyring.fromSpec(KEYS);
+  await migrate(sql, { keyring });
+
+  const graph = await startGraphSimulator({ seed: 1 });
+  const openai = await startOpenAISimulator({
+    seed: 1,
+    faults: { latencyMs: opts.llmLatencyMs },
+    respond: () => 'Asante! Yes, we have it in stock; delivery takes 2 days.',
+  });
+  const env = {
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    ENCRYPTION_KEYS: KEYS,
+    META_APP_SECRET: SECRET,
+    META_VERIFY_TOKEN: 'bench-verify-token',
+    GRAPH_API_BASE_URL: graph.url,
+    OPENAI_BASE_URL: openai.baseURL,
+    OPENAI_API_KEY: 'sk-bench-platform',
+    HOST: '127.0.0.1',
+  };
+  const ingressPort = await freePort();
+  const children: ChildProcess[] = [];
+  const ingress = startChild('apps/ingress/src/main.ts', { ...env, INGRESS_PORT: String(ingressPort) });
+  children.push(ingress);
+  const ingressUrl = `http://127.0.0.1:${ingressPort}`;
+  await waitHttp(`${ingressUrl}/healthz`, 30_000);
+
+  return {
+    graph,
+    openai,
+    sql,
+    ingressUrl,
+    async addTenant(slug, phoneNumberId, ratePerSecond) {
+      const t = await createTenant(sql, { slug, clientName: slug, phoneNumberId });
+      const token = `EAAbench${slug}${randomBytes(12).toString('hex')}`;
+      await withTenant(sql, t.id, async (tx) => {
+        await putSecret(tx, keyring, t.id, 'whatsapp_token', token);
+        await tx`update alphadome.bot_tenants set credential_status = 'valid' where id = ${t.id}`;
+        // no debounce: the bench measures delivery, not the wait for a customer's next message
+        await tx`update alphadome.bot_control_settings set send_rate_per_second = ${ratePerSecond}, debounce_ms = 0, llm_timeout_ms = 10000`;
+      });
+      return { id: t.id, slug, phoneNumberId, token };
+    },
+    async post(t, from, text) {
+      const raw = buildTextWebhook({
+        phoneNumberId: t.phoneNumberId,
+        displayPhoneNumber: '15550783881',
+        from,
+        wamid: `wamid.BENCH${randomBytes(12).toString('hex')}`,
+        text,
+        name: 'Customer',
+      });
+      const at = Date.now();
+      const res = await fetch(`${ingressUrl}/webhooks/whatsapp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, SECRET) },
+        body: raw,
+      });
+      await res.text();
+      if (res.status !== 200) throw new Error(`ingress answered ${res.status}`);
+      return at;
+    },
+    async startWorker() {
+      const port = await freePort();
+      const worker = startChild('apps/worker/src/main.ts', {
+        ...env,
+        WORKER_PORT: String(port),
+        WORKER_CONCURRENCY: String(opts.workerConcurrency),
+      });
+      children.push(worker);
+      await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
+    },
+    async close() {
+      for (const c of children.reverse()) await stopChild(c);
+      await graph.close();
+      await openai.close();
+      await sql.end({ timeout: 5 });
+      const redis = new Redis(redisUrl);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+      await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Run `fn` over `items` with at most `n` in flight. */
+export async function pool<T>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+export const percentile = (values: readonly number[], p: number): number => {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+
+export const customer = (n: number, base: number) => String(254_700_000_000 + base + n);
