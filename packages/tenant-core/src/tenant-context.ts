@@ -39,6 +39,8 @@ export interface TenantContext {
   credentialStatus: string;
   /** tenant's model, else null (the platform default applies) */
   model: string | null;
+  /** prices without a currency of their own are in this one (default KES) */
+  currency: string;
   settings: TenantSettings;
   canned: CannedTemplate[];
   fallback: { id: string | null; body: string };
@@ -80,8 +82,17 @@ interface SettingsRow {
 /** Load a tenant's context inside the given tenant transaction; null if the tenant does not exist. */
 export async function loadTenantContext(tx: Tx, keyring: Keyring | null, tenantId: string): Promise<TenantContext | null> {
   const [t] = await tx<
-    { id: string; slug: string; client_name: string; whatsapp_phone_number_id: string | null; is_active: boolean; credential_status: string; ai_model: string | null }[]
-  >`select id, slug, client_name, whatsapp_phone_number_id, is_active, credential_status, ai_model
+    {
+      id: string;
+      slug: string;
+      client_name: string;
+      whatsapp_phone_number_id: string | null;
+      is_active: boolean;
+      credential_status: string;
+      ai_model: string | null;
+      currency: string | null;
+    }[]
+  >`select id, slug, client_name, whatsapp_phone_number_id, is_active, credential_status, ai_model, currency
       from alphadome.bot_tenants where id = ${tenantId}`;
   if (!t) return null;
   const [s] = await tx<SettingsRow[]>`
@@ -127,6 +138,7 @@ export async function loadTenantContext(tx: Tx, keyring: Keyring | null, tenantI
     isActive: t.is_active,
     credentialStatus: t.credential_status,
     model: t.ai_model,
+    currency: t.currency?.trim() || 'KES',
     settings,
     canned,
     fallback: fallbackTpl ? { id: fallbackTpl.id, body: fallbackTpl.body } : { id: null, body: settings.fallbackMessage },
@@ -141,11 +153,16 @@ export interface TenantContextCacheOptions {
   keyring: Keyring | null;
   /** default 30 s: a missed invalidation only delays a change this long */
   ttlMs?: number;
+  /** entries of each tenant's memo (derived data such as catalog search results), default 200 */
+  memoEntries?: number;
 }
 
 /**
  * In-process cache of tenant contexts with a TTL; concurrent misses share one load.
  * `subscribe()` drops entries when the dashboard or CLI announces a change (onTenantChanged).
+ * Next to each context, a small LRU memo of data derived from the tenant's tables (the
+ * catalog's search results: `memo(tenantId, 'catalog:' + text, load)`), with the same TTL and
+ * dropped with the context when the tenant changes.
  */
 export class TenantContextCache {
   private readonly entries = new Map<string, { value: TenantContext | null; expiresAt: number }>();
@@ -153,9 +170,53 @@ export class TenantContextCache {
   private generation = new Map<string, number>();
   private unsubscribe: (() => Promise<void>) | null = null;
   private readonly ttlMs: number;
+  private readonly memoEntries: number;
+  private allGeneration = 0;
+  /** per tenant: key → value, in least-recently-used order (a Map keeps insertion order) */
+  private readonly memos = new Map<string, Map<string, { value: unknown; expiresAt: number }>>();
 
   constructor(private readonly opts: TenantContextCacheOptions) {
     this.ttlMs = opts.ttlMs ?? 30_000;
+    this.memoEntries = Math.max(opts.memoEntries ?? 200, 1);
+  }
+
+  /**
+   * A value derived from the tenant's data, cached under `key` until the TTL passes or the
+   * tenant changes. A load that an invalidation overtook is returned but not kept.
+   */
+  async memo<T>(tenantId: string, key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    let memo = this.memos.get(tenantId);
+    const hit = memo?.get(key);
+    if (memo && hit) {
+      memo.delete(key);
+      if (hit.expiresAt > now) {
+        memo.set(key, hit); // most recently used last
+        return hit.value as T;
+      }
+    }
+    if (this.ttlMs <= 0) return load();
+    const gen = `${this.allGeneration}:${this.generation.get(tenantId) ?? 0}`;
+    const value = await load();
+    if (`${this.allGeneration}:${this.generation.get(tenantId) ?? 0}` !== gen) return value;
+    memo = this.memos.get(tenantId);
+    if (!memo) {
+      memo = new Map();
+      this.memos.set(tenantId, memo);
+    }
+    memo.delete(key);
+    memo.set(key, { value, expiresAt: Date.now() + this.ttlMs });
+    while (memo.size > this.memoEntries) {
+      const oldest = memo.keys().next().value;
+      if (oldest === undefined) break;
+      memo.delete(oldest);
+    }
+    return value;
+  }
+
+  /** How many memo entries a tenant has (for tests and diagnostics). */
+  memoSize(tenantId: string): number {
+    return this.memos.get(tenantId)?.size ?? 0;
   }
 
   async get(tenantId: string): Promise<TenantContext | null> {
@@ -180,11 +241,14 @@ export class TenantContextCache {
   invalidate(tenantId?: string): void {
     if (tenantId === undefined) {
       this.entries.clear();
+      this.memos.clear();
+      this.allGeneration++;
       for (const k of this.generation.keys()) this.generation.set(k, (this.generation.get(k) ?? 0) + 1);
       this.inflight.clear();
       return;
     }
     this.entries.delete(tenantId);
+    this.memos.delete(tenantId);
     this.inflight.delete(tenantId);
     this.generation.set(tenantId, (this.generation.get(tenantId) ?? 0) + 1);
   }
@@ -198,6 +262,7 @@ export class TenantContextCache {
     const u = this.unsubscribe;
     this.unsubscribe = null;
     this.entries.clear();
+    this.memos.clear();
     if (u) await u();
   }
 }

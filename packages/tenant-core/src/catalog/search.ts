@@ -49,6 +49,11 @@ export interface CatalogSearchResult {
   intent: CatalogIntent;
   /** exactly one product clearly ahead (or the one asked for by "cheapest …"): answer with it alone */
   clear: boolean;
+  /**
+   * only some of the words name products ("do you repair guitars": no product says "repair"),
+   * so the question may be about something else: a clear FAQ answer should win over these
+   */
+  partial: boolean;
   /** the words searched for, after correction by the database ("gitar" → "guitar") */
   terms: string[];
 }
@@ -242,7 +247,7 @@ interface SearchRow {
 export async function searchCatalog(tx: Tx, query: string, opts: { limit?: number } = {}): Promise<CatalogSearchResult> {
   const limit = Math.min(Math.max(opts.limit ?? 10, 1), 50);
   const { terms, intent } = analyseCatalogQuery(query);
-  if (terms.length === 0) return { products: [], intent, clear: false, terms: [] };
+  if (terms.length === 0) return { products: [], intent, clear: false, partial: false, terms: [] };
   const order = intent.cheapest ? 'price_asc' : intent.mostExpensive ? 'price_desc' : 'relevance';
   const rows = await tx<SearchRow[]>`
     select p.id, p.sku, p.name, p.description, p.category, p.brand, p.price, p.currency, p.stock, p.image_url,
@@ -277,5 +282,5 @@ export async function searchCatalog(tx: Tx, query: string, opts: { limit?: numbe
     else if (!second) clear = true;
     else clear = top.score >= second.score * 1.5 && top.score - second.score >= 0.3;
   }
-  return { products, intent, clear, terms: first?.resolved_terms ?? [] };
+  return { products, intent, clear, partial: first ? !first.strict || first.resolved_terms.length < terms.length : false, terms: first?.resolved_terms ?? [] };
 }
