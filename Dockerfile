@@ -1,5 +1,7 @@
 # One image for the three apps (they share the workspace); `command` in docker-compose.yml picks the app.
-# Stage 1 installs production dependencies; stage 2 copies only what runs, as a non-root user.
+# TypeScript source runs through tsx (a runtime dependency of apps/cli), so there is no build step.
+# Stage 1 installs production dependencies only; stage 2 copies what runs, owned by root and
+# read-only to the app, which runs as the unprivileged `node` user (uid 1000).
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -10,6 +12,8 @@ COPY apps/cli/package.json apps/cli/
 COPY packages/tenant-core/package.json packages/tenant-core/
 COPY packages/whatsapp/package.json packages/whatsapp/
 COPY packages/testkit/package.json packages/testkit/
+# the postinstall step patches the Postgres driver (see scripts/patch-postgres.mjs)
+COPY scripts/patch-postgres.mjs scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:20-bookworm-slim
@@ -24,4 +28,5 @@ COPY apps ./apps
 COPY packages ./packages
 USER node
 EXPOSE 3000 3001 3002
-CMD ["npx", "tsx", "apps/ingress/src/main.ts"]
+# node directly (not npx): one process that receives SIGTERM and drains (see each app's main.ts)
+CMD ["node", "--import", "tsx", "apps/ingress/src/main.ts"]
