@@ -39,7 +39,9 @@ const notTenantOwned: Record<string, string> = {
 };
 
 /** Values the generic fixture cannot guess (CHECK constraints). */
-const overrides: Record<string, Row> = {};
+const overrides: Record<string, Row> = {
+  bot_budget_events: { kind: 'alert_80' },
+};
 
 const keyring = Keyring.fromSpec(TEST_KEYRING_SPEC);
 
