@@ -22,6 +22,8 @@ const tuning = z
     WORKER_REPLY_ATTEMPTS: z.coerce.number().int().min(1).max(20).optional(),
     WORKER_SEND_ATTEMPTS: z.coerce.number().int().min(1).max(50).optional(),
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
+    // per-request timeout of Graph API calls (a send that hangs holds a job slot this long)
+    GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
   .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
 if (!tuning.success) {
@@ -59,6 +61,7 @@ const handle = await startWorker({
   keyring: Keyring.fromSpec(config.ENCRYPTION_KEYS),
   graphApiBaseUrl: config.GRAPH_API_BASE_URL,
   graphApiVersion: config.GRAPH_API_VERSION,
+  graphTimeoutMs: t.GRAPH_TIMEOUT_MS,
   openaiBaseUrl: config.OPENAI_BASE_URL,
   openaiApiKey: config.OPENAI_API_KEY,
   openaiModel: config.OPENAI_MODEL,

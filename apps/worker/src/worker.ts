@@ -35,6 +35,8 @@ export interface StartWorkerOptions {
   graph?: GraphClient;
   graphApiBaseUrl?: string;
   graphApiVersion?: string;
+  /** per-request timeout of the Graph client built here (GRAPH_TIMEOUT_MS; default 10 000) */
+  graphTimeoutMs?: number;
   /** OpenAI-compatible server; the SDK default when unset */
   openaiBaseUrl?: string | undefined;
   openaiApiKey?: string | undefined;
@@ -106,6 +108,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
       createGraphClient({
         ...(opts.graphApiBaseUrl ? { baseUrl: opts.graphApiBaseUrl } : {}),
         ...(opts.graphApiVersion ? { version: opts.graphApiVersion } : {}),
+        ...(opts.graphTimeoutMs !== undefined ? { timeoutMs: opts.graphTimeoutMs } : {}),
       }),
     llm: opts.llm === undefined ? createLlmClient({ baseURL: opts.openaiBaseUrl }) : opts.llm,
     platformApiKey: opts.openaiApiKey,

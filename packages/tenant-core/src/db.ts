@@ -40,8 +40,15 @@ export function isUuid(value: unknown): value is string {
 export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (!isUuid(tenantId)) throw new AppError('bad_request', 'tenant id must be a uuid');
   return sql.begin(async (tx) => {
-    await tx`select set_config('role', 'alphadome_app', true), set_config('app.tenant_id', ${tenantId}, true)`;
-    return fn(tx);
+    // Pipelined: sent now, so it is on the connection before any query of `fn` (postgres.js
+    // runs a transaction's queries in order) and travels with the first of them: one round
+    // trip fewer per transaction. If it fails, fn's queries fail too and postgres.js rethrows
+    // this error, not theirs.
+    const scoped = tx`select set_config('role', 'alphadome_app', true), set_config('app.tenant_id', ${tenantId}, true)`.execute();
+    scoped.catch(() => {}); // observed below; never an unhandled rejection while fn runs
+    const result = await fn(tx);
+    await scoped;
+    return result;
   }) as Promise<T>;
 }
 

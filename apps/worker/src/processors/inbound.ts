@@ -64,16 +64,18 @@ export function inboundProcessor(deps: ProcessorDeps) {
         receivedAt,
         sentBy: d.fromBusiness ? 'business' : 'customer',
       });
-      if (created) await addUsage(tx, d.tenantId, { messages_in: 1 });
+      // The tenant's usage row is shared by every message of the tenant: it is raised last (and
+      // pipelined with the statements before it), so its row lock is held only until COMMIT.
       if (d.fromBusiness) {
-        if (created) await markHandled(tx, row.id);
+        if (created) await Promise.all([markHandled(tx, row.id), addUsage(tx, d.tenantId, { messages_in: 1 })]);
         return { outcome: 'from_business' as const };
       }
 
       let conversationId: string;
+      let linked: Promise<void> | null = null;
       if (created) {
         const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
-        await setMessageConversation(tx, row.id, conv.id);
+        linked = setMessageConversation(tx, row.id, conv.id);
         conversationId = conv.id;
       } else {
         // A re-run (duplicate delivery, or this job retried after a crash): schedule the reply
@@ -82,11 +84,16 @@ export function inboundProcessor(deps: ProcessorDeps) {
         if (row.conversation_id) conversationId = row.conversation_id;
         else {
           const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
-          await setMessageConversation(tx, row.id, conv.id);
+          linked = setMessageConversation(tx, row.id, conv.id);
           conversationId = conv.id;
         }
       }
-      const state = await getConversationState(tx, { id: conversationId });
+      // one round trip: link the message, read the conversation's state, count the message
+      const [state] = await Promise.all([
+        getConversationState(tx, { id: conversationId }),
+        linked,
+        created ? addUsage(tx, d.tenantId, { messages_in: 1 }) : null,
+      ]);
       const behaviour = behaviourSettings(controls.settings ?? {});
 
       let mode = state?.mode ?? 'bot';

@@ -104,19 +104,28 @@ export function replyProcessor(deps: ProcessorDeps) {
       if (!conv) return null;
       const batch = await listUnhandledInbound(tx, conv.id);
       if (batch.length === 0) return { conv, batch, recent: await recentHandledWamids(tx, conv.id) };
-      const [tenant] = await tx<{ timezone: string | null; business_hours: unknown }[]>`
-        select t.timezone, s.business_hours from alphadome.bot_tenants t
-          left join alphadome.bot_control_settings s on s.tenant_id = t.id where t.id = ${d.tenantId}`;
+      // independent reads: pipelined, one round trip
+      const budgeted = (ctx.settings.monthlyTokenBudget ?? 0) > 0;
+      const [[tenant], templates, turns, tokensUsed, foreign] = await Promise.all([
+        tx<{ timezone: string | null; business_hours: unknown }[]>`
+          select t.timezone, s.business_hours from alphadome.bot_tenants t
+            left join alphadome.bot_control_settings s on s.tenant_id = t.id where t.id = ${d.tenantId}`,
+        listSystemTemplates(tx),
+        turnsBefore(tx, conv.id, batch[0]!.created_at),
+        // only a tenant with a monthly budget needs this month's total
+        budgeted ? monthlyTokens(tx) : 0,
+        foreignMarkersOf(deps, tx, d.tenantId),
+      ]);
       return {
         conv,
         batch,
         recent: [] as string[],
-        templates: await listSystemTemplates(tx),
-        turns: await turnsBefore(tx, conv.id, batch[0]!.created_at),
-        tokensUsed: await monthlyTokens(tx),
+        templates,
+        turns,
+        tokensUsed,
         timezone: tenant?.timezone ?? 'Africa/Nairobi',
         businessHours: tenant?.business_hours ?? null,
-        foreign: await foreignMarkersOf(deps, tx, d.tenantId),
+        foreign,
       };
     });
     if (!loaded) {
@@ -148,10 +157,21 @@ export function replyProcessor(deps: ProcessorDeps) {
     const month = new Date().toISOString().slice(0, 7);
     const escalation = ctx.settings.escalationPhone ? phoneDigits(ctx.settings.escalationPhone) : null;
     const result = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      await getConversationState(tx, { id: conv.id }, { forUpdate: true }); // one writer per conversation
-      if (!(await claimUnhandled(tx, batch.map((m) => m.id)))) return { claimed: false as const };
-      for (const t of plan.transcripts ?? []) await setInboundBody(tx, t.id, t.text);
-      if (plan.language && plan.language !== conv.contact_language) await setContactLanguage(tx, conv.contact_id, plan.language);
+      // one writer per conversation: the lock is taken first (a pipeline runs in order), then the claim
+      const [, claimed] = await Promise.all([
+        getConversationState(tx, { id: conv.id }, { forUpdate: true }),
+        claimUnhandled(tx, batch.map((m) => m.id)),
+      ]);
+      if (!claimed) return { claimed: false as const };
+      // Writes whose results are not needed are pipelined (sent in order, awaited together
+      // before the outbound rows are stored); a failure still aborts the whole transaction.
+      const pending: Promise<unknown>[] = [];
+      const pipe = (p: Promise<unknown>) => {
+        p.catch(() => {}); // awaited below; never an unhandled rejection if an earlier await throws
+        pending.push(p);
+      };
+      for (const t of plan.transcripts ?? []) pipe(setInboundBody(tx, t.id, t.text));
+      if (plan.language && plan.language !== conv.contact_language) pipe(setContactLanguage(tx, conv.contact_id, plan.language));
       if (plan.optOut) {
         await setContactOptOut(tx, conv.contact_id, true);
         await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_out', detail: { conversationId: conv.id } });
@@ -198,7 +218,7 @@ export function replyProcessor(deps: ProcessorDeps) {
         usage.completion_tokens = c.completionTokens ?? 0;
         usage.cost_estimate_usd = estimateCostUsd(c.model ?? ctx.model ?? deps.platformModel, usage.prompt_tokens, usage.completion_tokens);
       }
-      await addUsage(tx, d.tenantId, usage);
+      pipe(addUsage(tx, d.tenantId, usage));
       // budget: alert at 80 % once a month, record exhaustion once a month
       const budget = ctx.settings.monthlyTokenBudget;
       if (budget !== null && budget > 0) {
@@ -216,11 +236,10 @@ export function replyProcessor(deps: ProcessorDeps) {
           }
         }
       }
-      const created: string[] = [];
-      for (const o of outbound) {
+      const stored = outbound.map((o) => {
         // the full Graph payload is stored; the send processor sends it as it is
         const payload = o.payload ?? textMessage(o.to, o.body, o.replyTo ? { replyToWamid: o.replyTo } : undefined);
-        const res = await insertOutboundMessage(tx, {
+        return insertOutboundMessage(tx, {
           tenantId: d.tenantId,
           conversationId: o.conversationId,
           idempotencyKey: o.key,
@@ -233,8 +252,12 @@ export function replyProcessor(deps: ProcessorDeps) {
           faqId: o.faqId ?? null,
           replyToWamid: o.replyTo,
         });
-        if (res.created || (!res.row.wamid && res.row.status !== 'failed')) created.push(o.key);
-      }
+      });
+      const [results] = await Promise.all([Promise.all(stored), Promise.all(pending)]);
+      const created = outbound.filter((o, i) => {
+        const res = results[i]!;
+        return res.created || (!res.row.wamid && res.row.status !== 'failed');
+      }).map((o) => o.key);
       return { claimed: true as const, keys: created };
     });
     if (!result.claimed) {

@@ -53,11 +53,15 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
   return async (job: Job<SendJobData>, token?: string): Promise<SendOutcome> => {
     const d = job.data;
     const state = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      const row = await getMessageByIdempotencyKey(tx, d.idempotencyKey);
-      if (!row?.conversation_id) return { row, lastInboundAt: null };
-      const [c] = await tx<{ last_inbound_at: Date | null }[]>`
-        select last_inbound_at from alphadome.bot_conversations where id = ${row.conversation_id}`;
-      return { row, lastInboundAt: c?.last_inbound_at ?? null };
+      // the row and its conversation's last inbound time, pipelined: one round trip
+      const [row, [c]] = await Promise.all([
+        getMessageByIdempotencyKey(tx, d.idempotencyKey),
+        tx<{ last_inbound_at: Date | null }[]>`
+          select c.last_inbound_at from alphadome.bot_message_logs m
+            join alphadome.bot_conversations c on c.id = m.conversation_id
+           where m.idempotency_key = ${d.idempotencyKey}`,
+      ]);
+      return { row, lastInboundAt: row?.conversation_id ? c?.last_inbound_at ?? null : null };
     });
     let row: MessageRow | null = state.row;
     const log = deps.logger.child({ tenantId: d.tenantId, wamid: row?.reply_to_wamid ?? undefined, jobId: job.id, queue: 'send' });
@@ -178,8 +182,11 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
     const sent = row;
     await withTenant(deps.sql, d.tenantId, async (tx) => {
       if (await markOutboundAccepted(tx, sent.id, wamid)) {
-        await addUsage(tx, d.tenantId, { messages_out: 1 });
-        if (sent.conversation_id) await touchConversationOutbound(tx, sent.conversation_id, new Date());
+        // pipelined; the tenant's shared usage row last, so its lock is held only until COMMIT
+        await Promise.all([
+          sent.conversation_id ? touchConversationOutbound(tx, sent.conversation_id, new Date()) : null,
+          addUsage(tx, d.tenantId, { messages_out: 1 }),
+        ]);
       }
     });
     log.info({ outboundWamid: wamid, path: sent.answer_path }, 'sent');

@@ -18,17 +18,19 @@ export async function upsertContactAndConversation(
   tx: Tx,
   input: { tenantId: string; waId: string; name?: string | undefined; at: Date },
 ): Promise<ConversationRow> {
-  const [contact] = await tx<{ id: string }[]>`
-    insert into alphadome.bot_contacts (tenant_id, wa_id, name, last_inbound_at)
-    values (${input.tenantId}, ${input.waId}, ${input.name ?? null}, ${input.at})
-    on conflict (tenant_id, wa_id) do update
-      set name = coalesce(excluded.name, alphadome.bot_contacts.name),
-          last_inbound_at = greatest(alphadome.bot_contacts.last_inbound_at, excluded.last_inbound_at),
-          updated_at = now()
-    returning id`;
+  // one statement (contact, then its conversation): the message path runs this per inbound message
   const [conversation] = await tx<ConversationRow[]>`
+    with contact as (
+      insert into alphadome.bot_contacts (tenant_id, wa_id, name, last_inbound_at)
+      values (${input.tenantId}, ${input.waId}, ${input.name ?? null}, ${input.at})
+      on conflict (tenant_id, wa_id) do update
+        set name = coalesce(excluded.name, alphadome.bot_contacts.name),
+            last_inbound_at = greatest(alphadome.bot_contacts.last_inbound_at, excluded.last_inbound_at),
+            updated_at = now()
+      returning id
+    )
     insert into alphadome.bot_conversations (tenant_id, contact_id, wa_id, unread_count, last_message_at, last_inbound_at)
-    values (${input.tenantId}, ${contact!.id}, ${input.waId}, 1, ${input.at}, ${input.at})
+    values (${input.tenantId}, (select id from contact), ${input.waId}, 1, ${input.at}, ${input.at})
     on conflict (tenant_id, wa_id) do update
       set unread_count = alphadome.bot_conversations.unread_count + 1,
           last_message_at = greatest(alphadome.bot_conversations.last_message_at, excluded.last_message_at),
