@@ -15,6 +15,7 @@ import {
   addFaq,
   addTemplate,
   ConfigError,
+  importCatalog,
   createLogger,
   createSql,
   createTenant,
@@ -29,6 +30,7 @@ import {
   type Sql,
 } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator } from '@alphadome/testkit';
+import { musicShopCatalog } from '@alphadome/testkit/music-catalog';
 import { buildTextWebhook, signBody } from '@alphadome/whatsapp';
 import { buildIngress } from '../apps/ingress/src/app.ts';
 import { createIngressDeps, loadIngressConfig } from '../apps/ingress/src/deps.ts';
@@ -150,6 +152,8 @@ async function seedDemoTenant(sql: Sql, keyring: Keyring, token: string): Promis
       triggers: ['hi', 'hello', 'habari', 'mambo', 'jambo'],
       body: 'Karibu Kassangas Music Shop! Ask about instruments, prices, delivery or lessons.',
     });
+    // a generated music-shop catalog, so "do you have guitars?" shows products
+    await importCatalog(tx, musicShopCatalog(120));
   });
   return tenant.id;
 }
@@ -218,7 +222,7 @@ async function main(): Promise<void> {
     logger: logger.child({ app: 'worker' }),
   });
 
-  const dashboard = buildDashboard({
+  const dashboard = await buildDashboard({
     sql,
     redisUrl: config.REDIS_URL,
     queuePrefix: config.QUEUE_PREFIX,
@@ -256,7 +260,7 @@ async function main(): Promise<void> {
 
   if (!graphSim || !process.stdin.isTTY) return;
   log('');
-  log('Type a message as a customer of Kassangas (e.g. "hi", "do you deliver?"); Ctrl-C to stop.');
+  log('Type a message as a customer of Kassangas (e.g. "hi", "do you deliver?", "cheapest keyboard"); Ctrl-C to stop.');
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'customer> ' });
   const customer = '254700000001';
   let n = 0;
