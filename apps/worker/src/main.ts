@@ -46,6 +46,10 @@ try {
 const metaAppId = process.env.META_APP_ID?.trim();
 
 const logger = createLogger('worker', config.LOG_LEVEL);
+// The Postgres driver can leave a promise rejected with no handler when the server cuts a
+// connection (the query in flight has already failed and its job will retry): log it instead of
+// letting Node end the process. Thrown exceptions still end it.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection; still running'));
 const sql = createSql({
   url: config.DATABASE_URL,
   prepare: config.DATABASE_PREPARE === 'true',
