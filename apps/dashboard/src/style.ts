@@ -28,6 +28,7 @@ button.danger{background:#b3261e;border-color:#b3261e}
 .flash{padding:.6rem .75rem;border-radius:6px;margin:0 0 .75rem}
 .flash.ok{background:#e6f4ea;border:1px solid #8bc59a}
 .flash.err{background:#fce8e6;border:1px solid #e2a19b}
+.flash.warn{background:#fff3cd;border:1px solid #e0c36b}
 .badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.8rem;background:#e8eaed}
 .badge.on{background:#e6f4ea;color:#0f5132}.badge.off{background:#fce8e6;color:#8c1d18}
 .badge.human{background:#fff3cd;color:#6b4e00}.badge.unread{background:#0b57d0;color:#fff}

@@ -74,7 +74,7 @@ describe('the route table', () => {
   it('has the owner, operator and Bull Board routes, each with a known access kind', () => {
     const urls = routes.map(label);
     for (const expected of [
-      'GET /faq', 'POST /faq/:id', 'POST /conversations/:id/reply', 'GET /admin/tenants', 'GET /admin/queues',
+      'GET /faq', 'POST /faq/:id', 'POST /conversations/:id/reply', 'GET /admin/tenants', 'POST /admin/tenants', 'GET /admin/queues',
       'GET /catalog', 'POST /catalog/:id/variants/:variantId', 'GET /api/faq', 'PATCH /api/faq/:id', 'DELETE /api/faq/:id',
       'GET /api/conversations/:id/messages', 'POST /api/bot', 'GET /api/usage', 'GET /api/products', 'POST /api/products',
     ]) {

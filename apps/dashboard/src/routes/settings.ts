@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { getControlSettings, upsertControlSettings } from '@alphadome/tenant-core';
+import { AppError, getControlSettings, monthlyTokens, upsertControlSettings } from '@alphadome/tenant-core';
+import { budgetNotice, loadBudgetStatus } from '../budget.ts';
 import { DAYS, dayText, scheduleFromForm } from '../business-hours.ts';
 import { html } from '../html.ts';
 import { csrfField, sendPage } from '../layout.ts';
@@ -8,21 +9,32 @@ import { change, formAction, formOf, inTenant } from './helpers.ts';
 
 const owner = { config: { access: 'owner' as const } };
 
+/** The budget field: empty or 0 is no limit (null); otherwise a whole number of tokens. */
+function budgetFromForm(value: string): number | null {
+  const v = value.replace(/[\s,_]/g, '');
+  if (v === '') return null;
+  if (!/^\d{1,15}$/.test(v)) throw new AppError('bad_request', 'Monthly AI budget: write a whole number of tokens, or leave it empty for no limit');
+  const n = Number(v);
+  return n > 0 ? n : null;
+}
+
 /** Home (bot on/off at a glance) and the bot's settings. */
 export function settingsRoutes(app: FastifyInstance, ctx: DashboardContext): void {
   app.get('/home', owner, async (req, reply) => {
-    const { s, counts } = await inTenant(ctx, req, async (tx, t) => {
+    const { s, counts, budget } = await inTenant(ctx, req, async (tx, t) => {
       const s = await getControlSettings(tx, t);
+      const budget = await loadBudgetStatus(tx, t, s.monthlyTokenBudget);
       const [counts] = await tx<{ unread: string; human: string }[]>`
         select coalesce(sum(case when unread_count > 0 then 1 else 0 end), 0) as unread,
                coalesce(sum(case when mode = 'human' then 1 else 0 end), 0) as human
           from alphadome.bot_conversations where tenant_id = ${t}`;
-      return { s, counts };
+      return { s, counts, budget };
     });
     return sendPage(req, reply, {
       title: 'Home',
       active: '/home',
       body: html`<h1>Home</h1>
+${budgetNotice(budget)}
 <section class="card" aria-labelledby="bot-h"><h2 id="bot-h">The bot is ${s.botEnabled ? html`<span class="badge on">ON</span>` : html`<span class="badge off">OFF</span>`}</h2>
 <p class="muted">${s.botEnabled ? 'It answers customers automatically.' : 'Customers get no automatic answers; reply from Conversations.'}</p>
 <form method="post" action="/bot">${csrfField(req)}<input type="hidden" name="enabled" value="${s.botEnabled ? '0' : '1'}">
@@ -45,7 +57,7 @@ export function settingsRoutes(app: FastifyInstance, ctx: DashboardContext): voi
   });
 
   app.get('/settings', owner, async (req, reply) => {
-    const s = await inTenant(ctx, req, (tx, t) => getControlSettings(tx, t));
+    const { s, used } = await inTenant(ctx, req, async (tx, t) => ({ s: await getControlSettings(tx, t), used: await monthlyTokens(tx) }));
     return sendPage(req, reply, {
       title: 'Settings',
       active: '/settings',
@@ -73,6 +85,9 @@ ${DAYS.map(([key, label]) => html`<label for="hours_${key}">${label}</label><inp
 <input id="escalationPhone" name="escalationPhone" type="tel" value="${s.escalationPhone ?? ''}">
 <label for="escalationEmail">Escalation email</label>
 <input id="escalationEmail" name="escalationEmail" type="email" value="${s.escalationEmail ?? ''}">
+<label for="monthlyTokenBudget">Monthly AI budget in tokens <small class="muted">(empty for no limit; ${used.toLocaleString('en')} used this month)</small></label>
+<input id="monthlyTokenBudget" name="monthlyTokenBudget" type="number" min="0" step="1" inputmode="numeric" value="${s.monthlyTokenBudget ?? ''}">
+<p class="muted">When it is used up, the bot answers from canned replies, catalog and FAQ only until the first of the next month.</p>
 <p><button type="submit">Save settings</button></p></form>`,
     });
   });
@@ -89,6 +104,7 @@ ${DAYS.map(([key, label]) => html`<label for="hours_${key}">${label}</label><inp
         escalationPhone: f('escalationPhone').replace(/[\s-]/g, '') || null,
         escalationEmail: f('escalationEmail').trim() || null,
         businessHours: scheduleFromForm(f),
+        monthlyTokenBudget: budgetFromForm(f('monthlyTokenBudget')),
       };
       await change(ctx, req, 'settings.updated', async (tx, t) => ({
         result: await upsertControlSettings(tx, t, patch),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { listUsage, type UsageDay } from '@alphadome/tenant-core';
+import { budgetNotice, loadBudgetStatus } from '../budget.ts';
 import { html, raw, type SafeHtml } from '../html.ts';
 import { sendPage } from '../layout.ts';
 import type { DashboardContext } from '../types.ts';
@@ -31,12 +32,17 @@ function chart(days: UsageDay[]): SafeHtml {
 
 export function usageRoutes(app: FastifyInstance, ctx: DashboardContext): void {
   app.get('/usage', owner, async (req, reply) => {
-    const days = await inTenant(ctx, req, (tx) => listUsage(tx, { days: 30 }));
+    const { days, budget } = await inTenant(ctx, req, async (tx, t) => ({
+      days: await listUsage(tx, { days: 30 }),
+      budget: await loadBudgetStatus(tx, t),
+    }));
     const sum = (k: keyof UsageDay) => days.reduce((a, d) => a + Number(d[k]), 0);
     return sendPage(req, reply, {
       title: 'Usage',
       active: '/usage',
       body: html`<h1>Usage (last 30 days)</h1>
+${budgetNotice(budget)}
+${budget.budget !== null ? html`<p>AI tokens this month: ${budget.used.toLocaleString('en')} of ${budget.budget.toLocaleString('en')} (${budget.percent} %).</p>` : ''}
 <p>${sum('messages_in')} messages in, ${sum('messages_out')} out; estimated AI cost $${sum('cost_estimate_usd').toFixed(2)}.</p>
 ${chart(days)}
 ${days.length === 0 ? html`<p>No messages yet.</p>` : ''}
