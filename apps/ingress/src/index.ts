@@ -1,0 +1,11 @@
+export { buildIngress, type IngressDeps } from './app.ts';
+export { createIngressDeps, loadIngressConfig, requiredEnv, type IngressConfig, type OpenedIngressDeps } from './deps.ts';
+export { TurnBatcher, type Enqueuer, type IngressJob } from './enqueue.ts';
+export { addJobs, createIngressQueues, DirectEnqueuer, ingressJobOptions, type IngressQueues } from './queues.ts';
+export { HandoffForwarder, metricsStats, type ForwarderStats } from './forwarder.ts';
+export { ForwarderProcess } from './forwarder-supervisor.ts';
+export { handoffStreamKey, StreamEnqueuer } from './handoff.ts';
+export { TenantRouter, type PhoneRoute, type SlugRoute } from './tenant-routing.ts';
+export { createIngressMetrics, type IngressMetrics } from './metrics.ts';
+export { createProducerRedis } from './redis.ts';
+export { MAX_WEBHOOK_BYTES } from './webhook-routes.ts';
