@@ -1,5 +1,5 @@
-import { parse } from 'csv-parse/sync';
 import { AppError } from './errors.ts';
+import { fileLineError, readCsvRecords } from './csv-records.ts';
 import { faqInputSchema, type FaqRecord } from './schemas.ts';
 
 /**
@@ -16,7 +16,7 @@ export function parseFaqFile(text: string, fileName: string): FaqRecord[] {
   throw new AppError('bad_request', `${fileName}: unknown file type; use a .csv or .json file`);
 }
 
-const bad = (file: string, line: number, problem: string) => new AppError('bad_request', `${file}:${line}: ${problem}`, { line });
+const bad = fileLineError;
 
 function checkRow(file: string, line: number, raw: Record<string, unknown>): FaqRecord {
   const parsed = faqInputSchema.safeParse(raw);
@@ -31,31 +31,11 @@ function checkRow(file: string, line: number, raw: Record<string, unknown>): Faq
 }
 
 function parseFaqCsv(text: string, file: string): FaqRecord[] {
-  // csv-parse miscounts lines after a quoted CRLF; plain LF keeps `info.lines` exact
-  const normalised = text.replace(/\r\n?/g, '\n');
-  let records: { record: string[]; raw: string; info: { lines: number } }[];
-  try {
-    records = parse(normalised, {
-      bom: true,
-      info: true,
-      raw: true,
-      skip_empty_lines: true,
-      trim: true,
-      relax_column_count: true,
-    }) as unknown as typeof records;
-  } catch (err) {
-    const line = (err as { lines?: number }).lines ?? 1;
-    const message = (err as Error).message.replace(/ (at|on) line \d+\.?$/, '');
-    throw bad(file, line, `invalid CSV: ${message}`);
-  }
-  const startLine = (r: { raw: string; info: { lines: number } }) => {
-    const body = r.raw.replace(/^\n+/, '').replace(/\n$/, '');
-    return r.info.lines - (body.match(/\n/g)?.length ?? 0);
-  };
+  const records = readCsvRecords(text, file);
   const header = records[0];
   if (!header) throw new AppError('bad_request', `${file}: the file is empty; expected a header question,answer[,language]`);
-  const columns = header.record.map((c) => c.toLowerCase());
-  const headerLine = startLine(header);
+  const columns = header.fields.map((c) => c.toLowerCase());
+  const headerLine = header.line;
   for (const required of ['question', 'answer']) {
     if (!columns.includes(required)) {
       throw bad(file, headerLine, `the header must name the columns question,answer[,language]; "${required}" is missing`);
@@ -71,13 +51,13 @@ function parseFaqCsv(text: string, file: string): FaqRecord[] {
   if (rows.length === 0) throw new AppError('bad_request', `${file}: no FAQ rows after the header`);
   if (rows.length > MAX_FAQ_IMPORT_ROWS) throw new AppError('bad_request', `${file}: more than ${MAX_FAQ_IMPORT_ROWS} rows; split the file`);
   return rows.map((r) => {
-    const line = startLine(r);
-    if (r.record.length !== columns.length) {
-      throw bad(file, line, `expected ${columns.length} fields (${columns.join(',')}), got ${r.record.length}`);
+    const line = r.line;
+    if (r.fields.length !== columns.length) {
+      throw bad(file, line, `expected ${columns.length} fields (${columns.join(',')}), got ${r.fields.length}`);
     }
     const raw: Record<string, unknown> = {};
     columns.forEach((c, i) => {
-      const v = r.record[i] ?? '';
+      const v = r.fields[i] ?? '';
       // an empty language cell means the default
       if (!(c === 'language' && v === '')) raw[c] = v;
     });

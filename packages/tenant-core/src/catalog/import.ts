@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { fileLineError, readCsvRecords } from '../csv-records.ts';
 import type { Tx } from '../db.ts';
 
 /**
@@ -84,7 +84,7 @@ export type CatalogRow = z.output<typeof catalogRowSchema>;
 
 export type CatalogFileFormat = 'csv' | 'json';
 
-const bad = (file: string, line: number, problem: string) => new AppError('bad_request', `${file}:${line}: ${problem}`, { line });
+const bad = fileLineError;
 
 function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
@@ -129,32 +129,12 @@ function csvNumber(value: string, whole: boolean): number | string | undefined {
 }
 
 function parseCsv(text: string, file: string): CatalogRow[] {
-  // csv-parse miscounts lines after a quoted CRLF; plain LF keeps `info.lines` exact
-  const normalised = text.replace(/\r\n?/g, '\n');
-  let records: { record: string[]; raw: string; info: { lines: number } }[];
-  try {
-    records = parse(normalised, {
-      bom: true,
-      info: true,
-      raw: true,
-      skip_empty_lines: true,
-      trim: true,
-      relax_column_count: true,
-    }) as unknown as typeof records;
-  } catch (err) {
-    const line = (err as { lines?: number }).lines ?? 1;
-    const message = (err as Error).message.replace(/ (at|on) line \d+\.?$/, '');
-    throw bad(file, line, `invalid CSV: ${message}`);
-  }
-  const startLine = (r: { raw: string; info: { lines: number } }) => {
-    const body = r.raw.replace(/^\n+/, '').replace(/\n$/, '');
-    return r.info.lines - (body.match(/\n/g)?.length ?? 0);
-  };
+  const records = readCsvRecords(text, file);
   const header = records[0];
   const expected = `expected a header ${CSV_COLUMNS.slice(0, 9).join(',')}[,variant_name,variant_sku,variant_price,variant_stock]`;
   if (!header) throw new AppError('bad_request', `${file}: the file is empty; ${expected}`);
-  const headerLine = startLine(header);
-  const columns = header.record.map((c) => c.toLowerCase().trim());
+  const headerLine = header.line;
+  const columns = header.fields.map((c) => c.toLowerCase().trim());
   for (const c of columns) {
     if (!(CSV_COLUMNS as readonly string[]).includes(c)) throw bad(file, headerLine, `unknown column "${c}"; ${expected}`);
   }
@@ -172,13 +152,13 @@ function parseCsv(text: string, file: string): CatalogRow[] {
   const bySku = new Map<string, CatalogRow>();
   const variantSkus = new Set<string>();
   for (const r of body) {
-    const line = startLine(r);
-    if (r.record.length !== columns.length) {
-      throw bad(file, line, `expected ${columns.length} fields (${columns.join(',')}), got ${r.record.length}`);
+    const line = r.line;
+    if (r.fields.length !== columns.length) {
+      throw bad(file, line, `expected ${columns.length} fields (${columns.join(',')}), got ${r.fields.length}`);
     }
     const cell: Record<string, string> = {};
     columns.forEach((c, i) => {
-      cell[c] = r.record[i] ?? '';
+      cell[c] = r.fields[i] ?? '';
     });
     const get = (c: string) => cell[c] ?? '';
     const sku = get('sku');
