@@ -28,7 +28,7 @@ describe("'direct' hand-off", () => {
   it('the jobs are in BullMQ when the 200 is sent (no forwarder, no stream)', async () => {
     expect(h.deps.forwarder).toBeNull();
     expect((await post(h.app, fixtureBuffer('text'))).statusCode).toBe(200);
-    const [job] = await h.queues.inbound.getJobs(['wait']);
+    const [job] = await h.queues.inbound.getJobs(['wait', 'prioritized']);
     expect(job!.id).toBe(inboundJobId(tenantA, 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA='));
     expect(await h.deps.redis.exists(`${h.prefix}:ingress-handoff`)).toBe(0);
   });

@@ -96,7 +96,7 @@ describe('hand-off stream', () => {
     for (let i = 0; i < 5; i++) await append([job(1), job(2)]);
     forwarder().start();
     await waitDrained();
-    const ids = (await h.queues.inbound.getJobs(['wait'])).map((j) => j.id).sort();
+    const ids = (await h.queues.inbound.getJobs(['wait', 'prioritized'])).map((j) => j.id).sort();
     expect(ids).toEqual([inboundJobId(tenant, 'wamid.fwd-1'), inboundJobId(tenant, 'wamid.fwd-2')].sort());
   });
 
@@ -120,7 +120,7 @@ describe('hand-off stream', () => {
     await addJobs(h.queues, jobs);
     forwarder({ claimIdleMs: 200, claimEveryMs: 100 }).start();
     await waitDrained();
-    expect((await h.queues.inbound.getJobs(['wait'])).map((j) => j.id).sort()).toEqual(jobs.map((j) => j.jobId).sort());
+    expect((await h.queues.inbound.getJobs(['wait', 'prioritized'])).map((j) => j.id).sort()).toEqual(jobs.map((j) => j.jobId).sort());
   });
 
   it('an entry it cannot read goes to the dead-letter list (counted), and does not hold up the rest', async () => {
@@ -196,5 +196,34 @@ describe('forwarder process (as ingress runs it)', () => {
     } finally {
       await live.close();
     }
+  });
+});
+
+describe('inbound fairness priority', () => {
+  it("inbound jobs carry their tenant's backlog as priority: duplicates do not count, a tenant's own order holds", async () => {
+    // tenant ids of their own: the other tests' jobs are never worked, so their ids stay in the tenant's backlog
+    const a = `${tenant}-noisy`;
+    const b = `${tenant}-quiet`;
+    const backlog = `${h.prefix}:inbound:fair:${a}`;
+    await raw.del(backlog, `${h.prefix}:inbound:fairfloor:${a}`, `${h.prefix}:inbound:fair:${b}`, `${h.prefix}:inbound:fairfloor:${b}`);
+    const priorities = async () => new Map((await h.queues.inbound.getJobs(['prioritized'])).map((j) => [j.data.wamid as string, j.opts.priority]));
+    await addJobs(h.queues, [job(100, a), job(101, a), job(102, a), job(103, a), job(104, a)]);
+    await addJobs(h.queues, [job(105, a), job(200, b)]);
+    let p = await priorities();
+    expect([100, 101, 102, 103, 104].map((n) => p.get(`wamid.fwd-${n}`))).toEqual([5, 5, 5, 5, 5]);
+    expect(p.get('wamid.fwd-105')).toBe(6);
+    expect(p.get('wamid.fwd-200')).toBe(1); // the quiet tenant goes first
+    // Meta redelivers: the same job id does not grow the backlog
+    await addJobs(h.queues, [job(100, a), job(105, a)]);
+    expect(await raw.scard(backlog)).toBe(6);
+    // four of A's jobs end (the worker releases them): a new one still queues after A's older ones
+    await raw.srem(backlog, ...[100, 101, 102, 103].map((n) => inboundJobId(a, `wamid.fwd-${n}`)));
+    await addJobs(h.queues, [job(106, a)]);
+    p = await priorities();
+    expect(p.get('wamid.fwd-106')).toBe(6);
+    // once A's backlog is empty, A starts again at 1
+    await raw.del(backlog);
+    await addJobs(h.queues, [job(107, a)]);
+    expect((await priorities()).get('wamid.fwd-107')).toBe(1);
   });
 });

@@ -171,10 +171,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     const settings =
       name === 'send' ? { settings: { backoffStrategy: deliveryBackoffStrategy({ capMs: delivery.config.retryCapMs, pairRetryMinMs: delivery.config.pairRetryMinMs }) } } : {};
     const w = new Worker(queueNames[name], timed, { ...common, ...settings });
-    // fairness backlog (delivery/fair-enqueue.ts): a job that ends no longer counts
+    // fairness backlog (delivery/fair-enqueue.ts; inbound ids are added by ingress, tenant-core
+    // fair-priority.ts): a job that ends no longer counts
     const release = (job: Job | undefined) => {
       const tenantId = (job?.data as { tenantId?: string } | undefined)?.tenantId;
-      if ((name === 'reply' || name === 'send') && job?.id && tenantId) {
+      if ((name === 'inbound' || name === 'reply' || name === 'send') && job?.id && tenantId) {
         releaseFairJob(w, tenantId, job.id).catch((err: Error) => logger.warn({ err: err.message }, 'fair backlog release failed'));
       }
     };
@@ -190,6 +191,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         logger.error({ queue: name, jobId: job?.id, tenantId: (job?.data as { tenantId?: string })?.tenantId, err: err.message }, 'job failed for good');
       }
     });
+    // the reconcile drops inbound ids left behind too (through this worker's connection)
+    if (name === 'inbound') maintenanceOpts.fairQueues?.push(w as unknown as Queue);
     w.on('error', (err) => logger.error({ queue: name, err: err.message }, 'worker error'));
     w.on('stalled', (jobId) => logger.warn({ queue: name, jobId }, 'job stalled; it will be processed again'));
     return w;

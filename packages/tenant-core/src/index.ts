@@ -15,3 +15,4 @@ export * from './repositories/index.ts';
 export * from './schemas.ts';
 export * from './repositories/conversation-state.ts';
 export * from './catalog/index.ts';
+export * from './fair-priority.ts';

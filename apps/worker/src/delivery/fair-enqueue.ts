@@ -1,5 +1,11 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import {
+  FAIR_MAX_PRIORITY,
+  fairBacklogKey,
+  queueBacklogAdds,
+  releaseFairBacklog,
+} from '@alphadome/tenant-core';
 
 /**
  * Fairness between tenants with open-source BullMQ (groups are a paid feature): every reply
@@ -9,10 +15,10 @@ import type { Redis } from 'ioredis';
  * thus has priority 1 and is taken before the 2nd…5,000th job of a tenant with a burst, while
  * each tenant's own jobs keep their order. The worker removes the id when the job completes
  * or fails for good (worker.ts); the set expires when a tenant has been idle for a while, so
- * an id left behind by a crash cannot skew the order for long.
+ * an id left behind by a crash cannot skew the order for long. The bookkeeping itself is shared
+ * with ingress (inbound jobs): @alphadome/tenant-core fair-priority.ts.
  */
-export const MAX_PRIORITY = 2_097_152; // BullMQ's limit (2^21)
-const BACKLOG_TTL_MS = 6 * 3600 * 1000;
+export const MAX_PRIORITY = FAIR_MAX_PRIORITY;
 
 /** A Queue or Worker (both QueueBase): its name, prefix and raw Redis client. */
 export type QueueLike = Pick<Queue, 'name' | 'opts' | 'getBackend'>;
@@ -23,7 +29,7 @@ export function redisOf(q: QueueLike): Promise<Redis> {
 }
 
 export function backlogKey(queue: Pick<Queue, 'name' | 'opts'>, tenantId: string): string {
-  return `${queue.opts.prefix ?? 'bull'}:${queue.name}:fair:${tenantId}`;
+  return fairBacklogKey(queue, tenantId);
 }
 
 export type FairJobOptions = JobsOptions & { jobId: string };
@@ -31,10 +37,9 @@ export type FairJobOptions = JobsOptions & { jobId: string };
 /** Add one job with its tenant's fair priority. `opts.jobId` is required (it is the backlog member). */
 export async function addFairJob<T>(queue: Queue<T>, tenantId: string, name: string, data: T, opts: FairJobOptions): Promise<Job<T>> {
   const client = await redisOf(queue);
-  const key = backlogKey(queue, tenantId);
-  const res = await client.multi().sadd(key, opts.jobId).scard(key).pexpire(key, BACKLOG_TTL_MS).exec();
-  const size = Number(res?.[1]?.[1] ?? 1);
-  const priority = Math.min(Math.max(1, size), MAX_PRIORITY);
+  const pipe = client.multi();
+  const priorities = queueBacklogAdds(pipe, backlogKey(queue, tenantId), [opts.jobId]);
+  const priority = priorities((await pipe.exec()) ?? [], 0)[0] ?? 1;
   return (queue as Queue).add(name as never, data as never, { ...opts, priority }) as Promise<Job<T>>;
 }
 
@@ -46,22 +51,16 @@ export async function addFairJobs<T>(
 ): Promise<Job<T>[]> {
   if (jobs.length === 0) return [];
   const client = await redisOf(queue);
-  const key = backlogKey(queue, tenantId);
   const pipe = client.multi();
-  for (const j of jobs) pipe.sadd(key, j.opts.jobId).scard(key);
-  pipe.pexpire(key, BACKLOG_TTL_MS);
-  const res = (await pipe.exec()) ?? [];
-  const bulk = jobs.map((j, i) => {
-    const size = Number(res[i * 2 + 1]?.[1] ?? 1);
-    return { name: j.name, data: j.data, opts: { ...j.opts, priority: Math.min(Math.max(1, size), MAX_PRIORITY) } };
-  });
+  const read = queueBacklogAdds(pipe, backlogKey(queue, tenantId), jobs.map((j) => j.opts.jobId));
+  const priorities = read((await pipe.exec()) ?? [], 0);
+  const bulk = jobs.map((j, i) => ({ name: j.name, data: j.data, opts: { ...j.opts, priority: priorities[i] ?? 1 } }));
   return (queue as Queue).addBulk(bulk as never) as Promise<Job<T>[]>;
 }
 
 /** The job left its queue (completed, or failed for good): it no longer counts as backlog. */
 export async function releaseFairJob(queue: QueueLike, tenantId: string, jobId: string): Promise<void> {
-  const client = await redisOf(queue);
-  await client.srem(backlogKey(queue, tenantId), jobId);
+  await releaseFairBacklog(await redisOf(queue), queue, tenantId, jobId);
 }
 
 /** A tenant's current backlog in a queue (for tests and metrics). */
