@@ -53,7 +53,12 @@ function freePort(): Promise<number> {
 function startChild(entry: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      LOG_LEVEL: 'warn',
+      ...(process.env.INGRESS_HANDOFF ? { INGRESS_HANDOFF: process.env.INGRESS_HANDOFF } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

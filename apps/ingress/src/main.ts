@@ -14,8 +14,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // stream (default): one XADD per batch, a forwarder child moves items into BullMQ;
+  // direct: one addBulk per queue per batch on the request path (no forwarder process)
+  const handoff = process.env.INGRESS_HANDOFF || 'stream';
+  if (handoff !== 'stream' && handoff !== 'direct') {
+    process.stderr.write('alphadome ingress: invalid environment: INGRESS_HANDOFF: must be stream or direct\n');
+    process.exit(1);
+  }
   const logger = createLogger('ingress', config.LOG_LEVEL);
-  const deps = await createIngressDeps(config, { logger });
+  const deps = await createIngressDeps(config, { logger, handoff });
   const app = buildIngress(deps);
 
   let closing = false;
