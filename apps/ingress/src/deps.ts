@@ -35,9 +35,9 @@ export interface IngressDepsOptions {
   negativeRoutingTtlMs?: number;
   enqueueTimeoutMs?: number;
   /**
-   * 'stream' (default): a webhook's jobs are appended to the hand-off stream (one XADD per
+   * 'direct' (default): one BullMQ addBulk per queue per event-loop turn on the request path.
+   * 'stream': a webhook's jobs are appended to the hand-off stream (one XADD per
    * event-loop turn) and a forwarder (a child process at lower CPU priority) moves them into BullMQ.
-   * 'direct': one BullMQ addBulk per queue per event-loop turn on the request path.
    * Both answer 200 only once Redis holds the jobs; see README.md for the trade-off.
    */
   handoff?: 'stream' | 'direct';
@@ -71,7 +71,7 @@ export async function createIngressDeps(config: IngressConfig, opts: IngressDeps
   let forwarder: ForwarderProcess | null = null;
   let closeQueues: () => Promise<unknown> = async () => {};
   let enqueuer: Enqueuer;
-  if ((opts.handoff ?? 'stream') === 'stream') {
+  if ((opts.handoff ?? 'direct') === 'stream') {
     const key = handoffStreamKey(config.QUEUE_PREFIX);
     enqueuer = new StreamEnqueuer(redis, key, batcherOpts);
     forwarder = new ForwarderProcess({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, key, logLevel: config.LOG_LEVEL, logger, metrics });

@@ -53,7 +53,7 @@ async function waitDrained(): Promise<void> {
 }
 
 beforeAll(async () => {
-  h = await startHarness('forwarder', { startForwarder: false });
+  h = await startHarness('forwarder', { handoff: 'stream', startForwarder: false });
   tenant = await createTenant(h.db.sql, { slug: 'kassangas', phoneNumberId: META_PHONE_NUMBER_ID });
   raw = new Redis(redisOptionsFromUrl(redisUrl()));
   key = handoffStreamKey(h.prefix);
@@ -174,7 +174,7 @@ describe('hand-off stream', () => {
 
 describe('forwarder process (as ingress runs it)', () => {
   it('killed mid-run, it is restarted and what was acknowledged meanwhile still becomes jobs', async () => {
-    const live = await startHarness('forwarder-process', { db: h.db });
+    const live = await startHarness('forwarder-process', { db: h.db, handoff: 'stream' });
     try {
       const text = (wamid: string) =>
         buildTextWebhook({ phoneNumberId: META_PHONE_NUMBER_ID, displayPhoneNumber: '15550783881', from: '254700000001', wamid, text: 'hi' });
