@@ -180,15 +180,26 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
 
     row = row as MessageRow;
     const sent = row;
-    await withTenant(deps.sql, d.tenantId, async (tx) => {
-      if (await markOutboundAccepted(tx, sent.id, wamid)) {
-        // pipelined; the tenant's shared usage row last, so its lock is held only until COMMIT
-        await Promise.all([
-          sent.conversation_id ? touchConversationOutbound(tx, sent.conversation_id, new Date()) : null,
-          addUsage(tx, d.tenantId, { messages_out: 1 }),
-        ]);
+    // Meta has accepted the message: if recording its wamid fails now, a job retry would send it
+    // again. Retry the write itself for a few seconds first (a cut connection, a failover).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withTenant(deps.sql, d.tenantId, async (tx) => {
+          if (await markOutboundAccepted(tx, sent.id, wamid)) {
+            // pipelined; the tenant's shared usage row last, so its lock is held only until COMMIT
+            await Promise.all([
+              sent.conversation_id ? touchConversationOutbound(tx, sent.conversation_id, new Date()) : null,
+              addUsage(tx, d.tenantId, { messages_out: 1 }),
+            ]);
+          }
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 6) throw err;
+        log.warn({ attempt, err: { message: (err as Error).message } }, 'recording a sent message failed; retrying the write');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
       }
-    });
+    }
     log.info({ outboundWamid: wamid, path: sent.answer_path }, 'sent');
     return 'sent';
   };
