@@ -1,10 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { getTenant, withTenant } from '@alphadome/tenant-core';
-import { checkLogin, createSession, deleteSession, loadSession } from './data/sessions.ts';
+import { checkLogin, checkSupabaseLogin, createSession, deleteSession, loadSession, type LoginResult } from './data/sessions.ts';
 import { html } from './html.ts';
 import { redirectWith, sendPage } from './layout.ts';
 import { apiError } from './routes/api.ts';
+import { supabaseSignIn } from './supabase.ts';
 import type { Access, DashboardContext } from './types.ts';
 
 export const SESSION_COOKIE = 'ad_session';
@@ -137,7 +138,16 @@ ${error ? html`<p class="flash err" role="alert">${error}</p>` : ''}
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <p><button type="submit">Log in</button></p>
 </form>
-<p class="muted">Forgot your password? Ask your Alphadome operator to reset it.</p>`,
+<p class="muted">Forgot your password? Ask your Alphadome operator to reset it.</p>
+${ctx.deps.supabase
+  ? html`<h2>Sign in with your Supabase account</h2>
+<form class="card" method="post" action="/login/supabase">
+<input type="hidden" name="_csrf" value="${token}">
+<label for="sb-email">Email</label><input id="sb-email" name="email" type="email" autocomplete="username" required>
+<label for="sb-password">Password</label><input id="sb-password" name="password" type="password" autocomplete="current-password" required>
+<p><button type="submit">Sign in with Supabase</button></p>
+</form>`
+  : ''}`,
       },
       status,
     );
@@ -150,7 +160,8 @@ ${error ? html`<p class="flash err" role="alert">${error}</p>` : ''}
     return loginForm(req, reply, 200);
   });
 
-  app.post('/login', { config: { access: 'public' } }, async (req, reply) => {
+  /** The double-submit login token and the per-IP limiter, shared by both sign-in forms; a reply when refused. */
+  function refuseLoginAttempt(req: FastifyRequest, reply: FastifyReply) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (!tokensEqual(body._csrf, req.cookies[LOGIN_CSRF_COOKIE] ?? '')) {
       return loginForm(req, reply, 403, 'The form expired. Please try again.');
@@ -159,9 +170,19 @@ ${error ? html`<p class="flash err" role="alert">${error}</p>` : ''}
       ctx.metrics.logins.inc({ outcome: 'rate_limited' });
       return loginForm(req, reply, 429, 'Too many attempts from this network. Please wait a few minutes.');
     }
-    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
-    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-    const result = email && password ? await checkLogin(ctx.sql, email, password, req.ip) : ({ ok: false, reason: 'invalid' } as const);
+    return null;
+  }
+
+  function credentials(req: FastifyRequest): { email: string; password: string } {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    return {
+      email: typeof body.email === 'string' ? body.email.slice(0, 320) : '',
+      password: typeof body.password === 'string' ? body.password.slice(0, 1024) : '',
+    };
+  }
+
+  /** The refusal page, or the new server-side session and the landing redirect. */
+  async function finishLogin(req: FastifyRequest, reply: FastifyReply, result: LoginResult) {
     if (!result.ok) {
       limiter.fail(req.ip);
       ctx.metrics.logins.inc({ outcome: result.reason });
@@ -176,7 +197,33 @@ ${error ? html`<p class="flash err" role="alert">${error}</p>` : ''}
     reply.setCookie(SESSION_COOKIE, id, cookieOpts(req, Math.floor(ttlMs / 1000)));
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/' });
     return reply.redirect(home(result.role), 303);
+  }
+
+  app.post('/login', { config: { access: 'public' } }, async (req, reply) => {
+    const refused = refuseLoginAttempt(req, reply);
+    if (refused) return refused;
+    const { email, password } = credentials(req);
+    const result = email && password ? await checkLogin(ctx.sql, email, password, req.ip) : ({ ok: false, reason: 'invalid' } as const);
+    return finishLogin(req, reply, result);
   });
+
+  const supabase = ctx.deps.supabase;
+  if (supabase) {
+    // Supabase Auth checks the password; the confirmed email maps to an existing dashboard account
+    app.post('/login/supabase', { config: { access: 'public' } }, async (req, reply) => {
+      const refused = refuseLoginAttempt(req, reply);
+      if (refused) return refused;
+      const { email, password } = credentials(req);
+      const signIn = email && password ? await supabaseSignIn(supabase, email, password) : ({ ok: false, reason: 'invalid' } as const);
+      if (!signIn.ok && signIn.reason === 'unavailable') {
+        req.log.warn({ detail: signIn.detail }, 'Supabase sign-in failed');
+        ctx.metrics.logins.inc({ outcome: 'unavailable' });
+        return loginForm(req, reply, 503, 'Supabase sign-in is not available right now. Please try again later.');
+      }
+      const result = signIn.ok ? await checkSupabaseLogin(ctx.sql, signIn.email, req.ip) : ({ ok: false, reason: 'invalid' } as const);
+      return finishLogin(req, reply, result);
+    });
+  }
 
   app.post('/logout', { config: { access: 'user' } }, async (req, reply) => {
     if (req.session) await deleteSession(ctx.sql, req.session.idHash);

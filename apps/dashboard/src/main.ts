@@ -20,6 +20,7 @@ const app = await buildDashboard({
   ...(config.ENCRYPTION_KEYS ? { keyring: Keyring.fromSpec(config.ENCRYPTION_KEYS) } : {}),
   logger,
   ...(config.PUBLIC_DASHBOARD_URL ? { publicUrl: config.PUBLIC_DASHBOARD_URL } : {}),
+  ...(config.SUPABASE_URL && config.SUPABASE_ANON_KEY ? { supabase: { url: config.SUPABASE_URL, anonKey: config.SUPABASE_ANON_KEY } } : {}),
 });
 await app.listen({ port: config.DASHBOARD_PORT, host: config.HOST });
 logger.info({ port: config.DASHBOARD_PORT }, 'dashboard listening');

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Keyring, Logger, Sql } from '@alphadome/tenant-core';
 import type { Session } from './data/sessions.ts';
 import type { DashboardMetrics } from './metrics.ts';
+import type { SupabaseAuthConfig } from './supabase.ts';
 
 /** Who may reach a route; every route declares one (a route without one is operator-only). */
 export type Access = 'public' | 'user' | 'owner' | 'operator';
@@ -24,6 +25,8 @@ export interface DashboardDeps {
   sessionTtlMs?: number;
   /** in-memory per-IP login limiter: attempts per window (default 20 per 10 minutes) */
   loginRateLimit?: { max: number; windowMs: number };
+  /** optional Supabase Auth sign-in (POST /login/supabase); users map to existing accounts by email */
+  supabase?: SupabaseAuthConfig;
 }
 
 export interface DashboardContext {

@@ -36,6 +36,8 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_DASHBOARD_URL: urlWith(['http:', 'https:']).optional(),
+  SUPABASE_URL: urlWith(['http:', 'https:']).optional(),
+  SUPABASE_ANON_KEY: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -64,6 +66,9 @@ export function loadConfig<K extends ConfigKey = never>(
   } else {
     for (const key of required) {
       if (parsed.data[key] === undefined) problems.push(`${key}: is required but not set`);
+    }
+    if ((parsed.data.SUPABASE_URL === undefined) !== (parsed.data.SUPABASE_ANON_KEY === undefined)) {
+      problems.push('SUPABASE_URL, SUPABASE_ANON_KEY: set both or neither');
     }
     if (parsed.data.ENCRYPTION_KEYS !== undefined) {
       // parse eagerly so a bad keyring stops the process at start, not at the first secret

@@ -88,6 +88,23 @@ export async function checkLogin(sql: Sql, email: string, password: string, ip: 
   });
 }
 
+/**
+ * The account for an email Supabase Auth has confirmed: an existing dashboard user only (no
+ * account is created), and a locked account stays locked. Writes the platform audit row.
+ */
+export async function checkSupabaseLogin(sql: Sql, email: string, ip: string): Promise<LoginResult> {
+  return withOperator(sql, async (tx) => {
+    const u = await getUserByEmail(tx, email);
+    if (!u) return { ok: false, reason: 'invalid' } as const;
+    if (u.lockedUntil && u.lockedUntil.getTime() > Date.now()) {
+      await audit(tx, u.email, 'login.refused_locked', ip);
+      return { ok: false, reason: 'locked' } as const;
+    }
+    await audit(tx, u.email, 'login.supabase', ip);
+    return { ok: true, userId: u.id, role: u.role, tenantId: u.tenantId, email: u.email } as const;
+  });
+}
+
 async function audit(tx: Parameters<Parameters<typeof withOperator>[1]>[0], actor: string, action: string, ip: string): Promise<void> {
   await tx`insert into alphadome.platform_audit_log (actor, action, detail) values (${actor}, ${action}, ${tx.json({ ip })})`;
 }
