@@ -167,11 +167,15 @@ export async function authenticateUser(tx: Tx, email: string, password: string):
   const ok = await verifyPassword(password, row.password_hash);
   if (row.locked_until && row.locked_until > new Date()) return null;
   if (!ok) {
+    // a lock that has run out starts a fresh count: one more mistake must not re-lock at once
+    const lockExpired = row.locked_until !== null && row.locked_until <= new Date();
+    const failures = (lockExpired ? 0 : row.failed_logins) + 1;
     await tx`
       update alphadome.dashboard_users
-         set failed_logins = failed_logins + 1,
-             locked_until = case when failed_logins + 1 >= ${LOGIN_MAX_FAILURES}
-                                 then now() + make_interval(mins => ${LOGIN_LOCK_MINUTES}) else locked_until end
+         set failed_logins = ${failures},
+             locked_until = case when ${failures} >= ${LOGIN_MAX_FAILURES}
+                                 then now() + make_interval(mins => ${LOGIN_LOCK_MINUTES})
+                                 when ${lockExpired} then null else locked_until end
        where id = ${row.id}`;
     return null;
   }

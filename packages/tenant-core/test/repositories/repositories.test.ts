@@ -248,6 +248,19 @@ describe('dashboard users', () => {
     for (let i = 0; i < 10; i++) await withOperator(db.sql, (tx) => authenticateUser(tx, 'gideon@kassangas.example', 'bad'));
     expect(await withOperator(db.sql, (tx) => authenticateUser(tx, 'gideon@kassangas.example', 'second password'))).toBeNull();
 
+    // once the lock has run out, one more mistake does not lock again: the count starts afresh
+    const expire = () =>
+      withOperator(db.sql, (tx) => tx`update alphadome.dashboard_users set locked_until = now() - interval '1 second' where lower(email) = 'gideon@kassangas.example'`);
+    await expire();
+    expect(await withOperator(db.sql, (tx) => authenticateUser(tx, 'gideon@kassangas.example', 'bad'))).toBeNull();
+    const [after] = await withOperator(db.sql, (tx) => tx<{ failed_logins: number; locked_until: Date | null }[]>`
+      select failed_logins, locked_until from alphadome.dashboard_users where lower(email) = 'gideon@kassangas.example'`);
+    expect(after).toEqual({ failed_logins: 1, locked_until: null });
+    expect((await withOperator(db.sql, (tx) => authenticateUser(tx, 'gideon@kassangas.example', 'second password')))?.id).toBe(owner.id);
+    // five in a row lock it again
+    for (let i = 0; i < 5; i++) await withOperator(db.sql, (tx) => authenticateUser(tx, 'gideon@kassangas.example', 'bad'));
+    expect(await withOperator(db.sql, (tx) => authenticateUser(tx, 'gideon@kassangas.example', 'second password'))).toBeNull();
+
     // tenant transactions cannot read dashboard accounts
     await expect(withTenant(db.sql, shop.id, (tx) => tx`select 1 from alphadome.dashboard_users`)).rejects.toThrow(/permission denied/);
   });
