@@ -24,6 +24,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger('ingress', config.LOG_LEVEL);
+  // as in the worker and dashboard: a driver promise rejected after a connection cut is logged
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection; still running'));
   const deps = await createIngressDeps(config, { logger, handoff });
   const app = buildIngress(deps);
 
