@@ -1,21 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { sendJobId, type SendJob } from '@alphadome/tenant-core';
 
 /**
- * The worker's send-queue contract (apps/worker/src/queues.ts, SendJob and sendJobId):
- * the job names a stored outbound row by its idempotency key; the worker reads the row,
- * sends its payload with the tenant's token and records the wamid. Kept in step by hand,
- * because apps do not import each other; the dashboard e2e test exercises it.
+ * A person's reply goes out through the worker's send queue: the job names the stored outbound
+ * row by its idempotency key (the job contract lives in @alphadome/tenant-core queues.ts); the
+ * worker reads the row, sends it with the tenant's token and records the wamid.
  */
-export interface SendJob {
-  tenantId: string;
-  idempotencyKey: string;
-}
-
-export function sendJobId(tenantId: string, idempotencyKey: string): string {
-  return `sd-${createHash('sha256').update(`${tenantId}\n${idempotencyKey}`).digest('base64url').slice(0, 32)}`;
-}
-
 export async function enqueueSend(queue: Queue, job: SendJob): Promise<void> {
   await queue.add('send', job, {
     jobId: sendJobId(job.tenantId, job.idempotencyKey),

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { getSecret, queueNames, redisOptionsFromUrl, tenantChangedChannel, withTenant } from '@alphadome/tenant-core';
 import { redisUrl } from '@alphadome/testkit/database';
-import { sendJobId } from '../src/send-queue.ts';
+import { sendJobId } from '@alphadome/tenant-core';
 import { Client, keyring, seedOperator, seedTenant, startHarness, type Harness, type SeededTenant } from './helpers.ts';
 
 let h: Harness;

@@ -1,23 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { queueNames, redisOptionsFromUrl } from '@alphadome/tenant-core';
+import { queueNames, redisOptionsFromUrl, replyJobId, sendJobId, type ReplyJob, type SendJob } from '@alphadome/tenant-core';
 import { addFairJob } from './delivery/fair-enqueue.ts';
 import { DELIVERY_BACKOFF } from './delivery/retry-policy.ts';
 
-/** Worker-internal jobs (ingress only knows inbound/status, see tenant-core queues.ts). Never secrets. */
-export interface ReplyJob {
-  tenantId: string;
-  phoneNumberId: string;
-  /** the customer's message this reply answers */
-  inboundWamid: string;
-  from: string;
-}
-
-export interface SendJob {
-  tenantId: string;
-  /** bot_message_logs.idempotency_key of the outbound row to send */
-  idempotencyKey: string;
-}
+export type { ReplyJob, SendJob };
 
 export interface RetryPolicy {
   replyAttempts: number;
@@ -30,19 +16,6 @@ export const defaultRetryPolicy: RetryPolicy = { replyAttempts: 3, sendAttempts:
 
 export function connectionFromUrl(url: string): ConnectionOptions {
   return { ...redisOptionsFromUrl(url), maxRetriesPerRequest: null };
-}
-
-/** A reply job per inbound wamid: Meta's duplicates and re-run inbound jobs add nothing twice. */
-export function replyJobId(tenantId: string, inboundWamid: string): string {
-  return `rp-${digest(`${tenantId}\n${inboundWamid}`)}`;
-}
-
-export function sendJobId(tenantId: string, idempotencyKey: string): string {
-  return `sd-${digest(`${tenantId}\n${idempotencyKey}`)}`;
-}
-
-function digest(s: string): string {
-  return createHash('sha256').update(s).digest('base64url').slice(0, 32);
 }
 
 const keep = { removeOnComplete: { age: 24 * 3600, count: 20_000 }, removeOnFail: { age: 7 * 24 * 3600 } };

@@ -52,6 +52,34 @@ export function statusJobId(tenantId: string, wamid: string, status: string): st
   return `st-${digest(`${tenantId}\n${wamid}\n${status}`)}`;
 }
 
+/**
+ * Jobs the worker adds for itself (reply, send) — here too because the dashboard adds send
+ * jobs (a person's reply) and apps do not import each other. Never secrets.
+ */
+export interface ReplyJob {
+  tenantId: string;
+  phoneNumberId: string;
+  /** the customer's message this reply answers */
+  inboundWamid: string;
+  from: string;
+}
+
+export interface SendJob {
+  tenantId: string;
+  /** bot_message_logs.idempotency_key of the outbound row to send */
+  idempotencyKey: string;
+}
+
+/** A reply job per inbound wamid: Meta's duplicates and re-run inbound jobs add nothing twice. */
+export function replyJobId(tenantId: string, inboundWamid: string): string {
+  return `rp-${digest(`${tenantId}\n${inboundWamid}`)}`;
+}
+
+/** A send job per stored outbound row: a re-run reply (or a double-submitted form) sends once. */
+export function sendJobId(tenantId: string, idempotencyKey: string): string {
+  return `sd-${digest(`${tenantId}\n${idempotencyKey}`)}`;
+}
+
 function digest(s: string): string {
   return createHash('sha256').update(s).digest('base64url').slice(0, 32);
 }
