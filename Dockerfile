@@ -1,5 +1,7 @@
 # One image for the three apps (they share the workspace); `command` in docker-compose.yml picks the app.
-# TypeScript source runs through tsx (a runtime dependency of apps/cli), so there is no build step.
+# The worker, dashboard and CLI run their TypeScript source through tsx (a runtime dependency of
+# apps/cli); the ingress, the process Meta talks to, is bundled by esbuild at image build
+# (apps/ingress/build.mjs): without tsx's loader it takes ~40 MB less memory and less CPU per webhook.
 # Stage 1 installs production dependencies only; stage 2 copies what runs, owned by root and
 # read-only to the app, which runs as the unprivileged `node` user (uid 1000).
 FROM node:20-bookworm-slim AS deps
@@ -26,7 +28,8 @@ COPY package.json tsconfig.base.json ./
 COPY migrations ./migrations
 COPY apps ./apps
 COPY packages ./packages
+RUN node apps/ingress/build.mjs
 USER node
 EXPOSE 3000 3001 3002
 # node directly (not npx): one process that receives SIGTERM and drains (see each app's main.ts)
-CMD ["node", "--import", "tsx", "apps/ingress/src/main.ts"]
+CMD ["node", "--max-semi-space-size=8", "apps/ingress/dist/main.mjs"]

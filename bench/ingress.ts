@@ -2,7 +2,8 @@
  * Ingress benchmark: the same signed text webhook, the same load generator (autocannon, in a
  * process of its own), first against a bare Fastify route that answers 200 (the baseline),
  * then against the real ingress (`apps/ingress/src/main.ts`: signature + tenant routing +
- * durable hand-off in Redis) on a fresh, migrated database and a fresh queue prefix.
+ * durable hand-off in Redis), built and started as its package's `start` script starts it in
+ * production, on a fresh, migrated database and a fresh queue prefix.
  *
  *   throughput: 50 connections, as fast as each server answers (after a warm-up)
  *   latency:    a fixed 1,000 requests/s against the ingress, p50 / p99
@@ -10,9 +11,10 @@
  *               process it starts is reported on its own line
  *
  * Every request carries a unique wamid, so every one is a real enqueue. Ingress answers 200
- * once a webhook's jobs are in its Redis hand-off stream; its forwarder (a lower-priority
- * child process) moves them into BullMQ. After the saturating run the bench reports how long
- * the forwarder took to catch up, and at the end the inbound queue must hold at least as many
+ * once a webhook's jobs are in Redis: with INGRESS_HANDOFF=direct (its default) as BullMQ jobs;
+ * with INGRESS_HANDOFF=stream in its hand-off stream, which its forwarder (a lower-priority
+ * child process) moves into BullMQ; then the bench reports how long the forwarder took to
+ * catch up after the saturating run. At the end the inbound queue must hold at least as many
  * jobs as the ingress answered 200.
  *
  * Progress and diagnostics (CPU per request of server and Redis) go to stderr.
@@ -77,7 +79,10 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
   const dbName = `alphadome_bench_${randomBytes(4).toString('hex')}`;
   const prefix = `bench-ingress-${randomBytes(4).toString('hex')}`;
   const template = payloadTemplate();
-  log(`ingress bench: payload ${Buffer.byteLength(template)} bytes, ${connections} connections, ${duration} s per run, fixed rate ${rate}/s`);
+  log(
+    `ingress bench: payload ${Buffer.byteLength(template)} bytes, ${connections} connections, ${duration} s per run, fixed rate ${rate}/s, ` +
+      `hand-off ${process.env.INGRESS_HANDOFF || 'direct'}`,
+  );
 
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const children: ChildProcess[] = [];
@@ -127,11 +132,11 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
     );
     await stopChild(base);
 
-    // Ingress
+    // Ingress, started as its package's start script starts it in production (see ingressCommand)
     const port = await freePort();
-    // BENCH_NODE_ARGS: extra node flags for the ingress process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const ingress = startChild([process.execPath, ...nodeArgs, '--import', 'tsx', 'apps/ingress/src/main.ts'], {
+    const start = await ingressCommand();
+    log(`ingress started as: ${start.argv.map((a) => (a === process.execPath ? 'node' : a)).join(' ')} (in ${start.cwd.replace(root, '') || '.'})`);
+    const ingress = startChild(start.argv, {
       DATABASE_URL: dbUrl,
       REDIS_URL: redisUrl,
       META_APP_SECRET: SECRET,
@@ -141,7 +146,7 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       NODE_ENV: 'production',
-    });
+    }, start.cwd);
     children.push(ingress);
     const ingressBase = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${ingressBase}/readyz`).catch(() => null))?.status === 200, 30_000, 'ingress /readyz');
@@ -203,9 +208,35 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
 
 const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-function startChild(argv: string[], env: Record<string, string>): ChildProcess {
+/**
+ * How production starts ingress: the `start` script of apps/ingress/package.json (compiled by
+ * its `build` script: no TypeScript loader in the process), run here without npm in between so
+ * the measured process is ingress itself. The bench builds first, so it measures the source as
+ * it is. BENCH_INGRESS_START=source runs its `start:source` script instead (`node --import tsx
+ * src/main.ts`, for comparison). BENCH_NODE_ARGS adds node flags, e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof".
+ */
+async function ingressCommand(): Promise<{ argv: string[]; cwd: string }> {
+  const cwd = `${root}apps/ingress/`;
+  const pkg = JSON.parse(await readFile(`${cwd}package.json`, 'utf8')) as { scripts: Record<string, string> };
+  const source = process.env.BENCH_INGRESS_START === 'source';
+  if (!source) {
+    await new Promise<void>((resolve, reject) => {
+      const build = spawn(process.execPath, ['build.mjs'], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+      build.once('error', reject);
+      build.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ingress build exited ${code}`))));
+    });
+  }
+  const script = pkg.scripts[source ? 'start:source' : 'start'];
+  const words = script?.split(' ').filter(Boolean) ?? [];
+  if (words[0] !== 'node') throw new Error(`apps/ingress start script is not "node …": ${script}`);
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return { argv: [process.execPath, ...extra, ...words.slice(1)], cwd };
+}
+
+function startChild(argv: string[], env: Record<string, string>, cwd: string = root): ChildProcess {
   const [cmd, ...args] = argv;
-  const child = spawn(cmd!, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd!, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();

@@ -64,10 +64,12 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs each app from the repo image by its entry point, after migrations', () => {
+    // the ingress runs the bundle the image builds (apps/ingress/build.mjs), the others their source
+    const entries = { ingress: 'apps/ingress/dist/main.mjs', worker: 'apps/worker/src/main.ts', dashboard: 'apps/dashboard/src/main.ts' };
     for (const app of ['ingress', 'worker', 'dashboard'] as const) {
       const s = services[app]!;
       expect(s.build ?? s.image, app).toBeTruthy();
-      expect(commandOf(s), app).toContain(`apps/${app}/src/main.ts`);
+      expect(commandOf(s), app).toContain(entries[app]);
       const deps = s.depends_on as Record<string, { condition?: string }>;
       expect(deps.migrate?.condition, app).toBe('service_completed_successfully');
       for (const key of ['DATABASE_URL', 'REDIS_URL', 'ENCRYPTION_KEYS']) expect(s.environment, `${app} ${key}`).toHaveProperty(key);
@@ -102,6 +104,13 @@ describe('Dockerfile', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/npm ci[^\n]*--omit=dev/);
     expect(stages.at(-1)!.some((l) => /^COPY --from=/i.test(l))).toBe(true);
+  });
+
+  it('builds the ingress bundle in the final image, before dropping root', () => {
+    const last = stages.at(-1)!;
+    const build = last.findIndex((l) => /^RUN node apps\/ingress\/build\.mjs\b/.test(l));
+    expect(build).toBeGreaterThan(-1);
+    expect(build).toBeLessThan(last.findIndex((l) => /^USER\s/i.test(l)));
   });
 
   it('runs the final image as a non-root user', () => {

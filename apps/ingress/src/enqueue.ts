@@ -13,33 +13,52 @@ export interface Enqueuer {
 }
 
 export interface TurnBatcherOptions {
-  /** how long a request waits for Redis before it is answered 503 (Meta retries) */
+  /** how long a request waits for Redis (queued behind a batch in flight included) before it is answered 503 (Meta retries) */
   timeoutMs?: number;
-  /** a batch holding this many jobs is sent at once instead of at the end of the turn */
+  /** a batch holding this many jobs takes no more requests (the next ones start a new batch) */
   maxBatchJobs?: number;
+  /**
+   * Batches sent and not yet confirmed at one time. While that many are in flight, the
+   * requests of the following turns gather into the next batch, which is sent as soon as one
+   * returns: under load a Redis round trip carries many webhooks (BullMQ and ioredis cost a lot
+   * per round trip); at low load nothing is in flight and a webhook is sent at the end of its
+   * own turn, as before.
+   */
+  maxInFlight?: number;
   metrics?: IngressMetrics;
 }
 
 interface Batch<T> {
   items: T[];
   jobs: number;
+  /** no more requests join (full, sent, or given up) */
+  sealed: boolean;
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  settled: boolean;
+  /** called when the deadline passes while the batch is in flight */
+  onTimeout: (() => void) | undefined;
 }
 
 /**
- * Gathers what every request handled in one event-loop turn hands over into one send: under
- * load many POSTs share one Redis round trip, at low load a POST waits for nothing but its own.
- * Every request still waits until Redis confirmed its batch and shares the batch's fate: if it
- * fails, every request in it answers 503 and Meta redelivers; whatever did get in makes the
- * redelivery a no-op (job ids come from the wamid).
+ * Gathers what the requests hand over into few sends: the requests handled in one event-loop
+ * turn always share one, and while `maxInFlight` sends are unconfirmed the next turns' requests
+ * gather too (group commit). Every request still waits until Redis confirmed its batch and
+ * shares the batch's fate: if it fails, or is not confirmed within `timeoutMs` of the batch's
+ * first request, every request in it answers 503 and Meta redelivers; whatever did get in
+ * makes the redelivery a no-op (job ids come from the wamid).
  */
 export class TurnBatcher<T> {
   private readonly timeoutMs: number;
   private readonly maxBatchJobs: number;
+  private readonly maxInFlight: number;
   private readonly metrics: IngressMetrics | undefined;
-  private current: Batch<T> | null = null;
+  /** batches waiting to be sent, oldest first; the last one may still take requests */
+  private readonly queue: Batch<T>[] = [];
+  private pumpScheduled = false;
+  private sending = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
 
@@ -49,70 +68,119 @@ export class TurnBatcher<T> {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 2_500;
     this.maxBatchJobs = opts.maxBatchJobs ?? 500;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.metrics = opts.metrics;
   }
 
   /** Adds one request's share (`jobs` = how many jobs it holds); resolves once Redis has the batch. */
   add(item: T, jobs: number): Promise<void> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'ingress is shutting down'));
-    let batch = this.current;
-    if (batch === null) {
-      batch = newBatch<T>();
-      this.current = batch;
-      const b = batch;
-      // after the I/O callbacks of this turn: every request parsed in it joins the batch
-      setImmediate(() => this.flush(b));
+    let batch = this.queue.length > 0 ? this.queue[this.queue.length - 1]! : undefined;
+    if (batch === undefined || batch.sealed) {
+      batch = this.newBatch();
+      this.queue.push(batch);
     }
     batch.items.push(item);
     batch.jobs += jobs;
-    const promise = batch.promise;
-    if (batch.jobs >= this.maxBatchJobs) this.flush(batch);
-    return promise;
+    if (batch.jobs >= this.maxBatchJobs) batch.sealed = true;
+    // after the I/O callbacks of this turn: every request parsed in it joins the batch
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
+    return batch.promise;
   }
 
-  private flush(batch: Batch<T>): void {
-    if (this.current === batch) this.current = null;
-    if (batch.items.length === 0) return; // sent already (it filled up before the turn ended)
+  /** Sends queued batches while fewer than maxInFlight are unconfirmed (all of them once closing). */
+  private pump(): void {
+    while (this.queue.length > 0 && (this.sending < this.maxInFlight || this.closed)) {
+      const batch = this.queue.shift()!;
+      batch.sealed = true;
+      if (batch.settled) continue; // gave up waiting (timed out in the queue)
+      this.sendBatch(batch);
+    }
+  }
+
+  private sendBatch(batch: Batch<T>): void {
     const items = batch.items;
     batch.items = [];
     this.metrics?.enqueueBatchSize.observe(batch.jobs);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppError('unavailable', `Redis did not confirm the jobs within ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-    });
-    const done = Promise.race([this.send(items), timeout]).then(
+    this.sending++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.sending--;
+      // a slot is free: what gathered meanwhile goes at the end of this turn
+      if (this.queue.length > 0 && !this.pumpScheduled) {
+        this.pumpScheduled = true;
+        setImmediate(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+      }
+    };
+    // a batch that timed out in flight frees its slot: a Redis that hangs must not hold the
+    // batches behind it beyond their own deadline
+    batch.onTimeout = release;
+    let sent: Promise<unknown>;
+    try {
+      sent = this.send(items);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
       () => {
-        clearTimeout(timer);
-        batch.resolve();
+        release();
+        settle(batch, null);
       },
       (err: unknown) => {
-        clearTimeout(timer);
-        batch.reject(err instanceof AppError ? err : new AppError('unavailable', `Redis refused the jobs: ${(err as Error).message}`));
+        release();
+        settle(batch, err instanceof AppError ? err : new AppError('unavailable', `Redis refused the jobs: ${(err as Error).message}`));
       },
+    );
+    // close() waits for this: settled by Redis's answer or by the batch's deadline, whichever is first
+    const done = batch.promise.then(
+      () => {},
+      () => {},
     );
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
   }
 
+  private newBatch(): Batch<T> {
+    let resolve!: () => void;
+    let reject!: (err: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // every request awaits this promise; this no-op keeps a batch whose requests are gone from
+    // being reported as an unhandled rejection
+    promise.catch(() => {});
+    const batch: Batch<T> = { items: [], jobs: 0, sealed: false, promise, resolve, reject, timer: undefined, settled: false, onTimeout: undefined };
+    batch.timer = setTimeout(() => {
+      batch.sealed = true;
+      settle(batch, new AppError('unavailable', `Redis did not confirm the jobs within ${this.timeoutMs} ms`));
+      batch.onTimeout?.();
+    }, this.timeoutMs);
+    return batch;
+  }
+
   async close(): Promise<void> {
-    if (this.current !== null) this.flush(this.current);
     this.closed = true;
+    this.pump();
     await Promise.allSettled([...this.inFlight]);
   }
 }
 
-function newBatch<T>(): Batch<T> {
-  let resolve!: () => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // every request awaits this promise; this no-op keeps a batch whose requests are gone from
-  // being reported as an unhandled rejection
-  promise.catch(() => {});
-  return { items: [], jobs: 0, promise, resolve, reject };
+function settle<T>(batch: Batch<T>, err: Error | null): void {
+  if (batch.settled) return;
+  batch.settled = true;
+  clearTimeout(batch.timer);
+  if (err === null) batch.resolve();
+  else batch.reject(err);
 }

@@ -63,7 +63,8 @@ function stop(drainMs: number): Promise<void> {
       clearInterval(reporter);
       report();
       send({ type: 'stopped' });
-      process.disconnect?.();
+      // ingress may be gone already (killed): disconnecting a closed channel throws
+      if (process.connected) process.disconnect();
       process.exit(0);
     }
   })();

@@ -61,7 +61,8 @@ export class ForwarderProcess {
 
   start(): void {
     if (this.child !== null || this.stopping) return;
-    const entry = new URL('./forwarder-process.ts', import.meta.url);
+    // from source: forwarder-process.ts (under tsx); compiled (build.mjs): forwarder-process.mjs beside main.mjs
+    const entry = new URL(import.meta.url.endsWith('.ts') ? './forwarder-process.ts' : './forwarder-process.mjs', import.meta.url);
     const { metrics, logger } = this.opts;
     const child = fork(fileURLToPath(entry), [], {
       // A small young generation keeps its RSS down (it allocates in large batches); when

@@ -1,6 +1,16 @@
+import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueNames, queueOrderedBacklogAdd, type InboundMessageJob, type StatusJob } from '@alphadome/tenant-core';
+import {
+  clampFairPriority,
+  FAIR_BACKLOG_TTL_MS,
+  FAIR_MAX_PRIORITY,
+  fairBacklogKey,
+  fairFloorKey,
+  queueNames,
+  type InboundMessageJob,
+  type StatusJob,
+} from '@alphadome/tenant-core';
 import { TurnBatcher, type Enqueuer, type IngressJob, type TurnBatcherOptions } from './enqueue.ts';
 
 /**
@@ -32,20 +42,88 @@ export function createIngressQueues(connection: Redis, prefix: string): IngressQ
 }
 
 /**
+ * The ordered-backlog bookkeeping of tenant-core's fairBacklogScript (fair-priority.ts), for
+ * every tenant of a batch in one script call (one command, one round trip, whatever the number
+ * of tenants). Per tenant, exactly what fairBacklogScript does: SADD the job ids, priority =
+ * max(backlog after adding, the tenant's floor while its backlog was not empty), clamped to
+ * 1..max, remembered as the new floor; both keys get the TTL.
+ * KEYS: per tenant its backlog set and floor key. ARGV: ttl ms, max priority, then per tenant
+ * the number of its ids followed by the ids. Returns the priorities, in KEYS order.
+ */
+export const fairBacklogBatchScript = `
+local ttl = ARGV[1]
+local max = tonumber(ARGV[2])
+local out = {}
+local a = 3
+for t = 1, #KEYS / 2 do
+  local set = KEYS[2 * t - 1]
+  local floorKey = KEYS[2 * t]
+  local n = tonumber(ARGV[a])
+  local first = a + 1
+  local last = a + n
+  a = last + 1
+  local before = redis.call('SCARD', set)
+  for i = first, last, 1000 do
+    redis.call('SADD', set, unpack(ARGV, i, math.min(i + 999, last)))
+  end
+  local size = redis.call('SCARD', set)
+  local floor = 0
+  if before > 0 then floor = tonumber(redis.call('GET', floorKey) or '0') or 0 end
+  local p = size
+  if floor > p then p = floor end
+  if p < 1 then p = 1 end
+  if p > max then p = max end
+  redis.call('SET', floorKey, p, 'PX', ttl)
+  redis.call('PEXPIRE', set, ttl)
+  out[t] = p
+end
+return out
+`;
+const fairBacklogBatchSha = createHash('sha1').update(fairBacklogBatchScript).digest('hex');
+
+/**
+ * Runs fairBacklogBatchScript as one EVALSHA (the script body is sent only after a NOSCRIPT),
+ * straight on the connection: an ioredis pipeline on a connection BullMQ has loaded its ~50
+ * scripts into copies every one of them onto each pipeline it makes (measured: the costliest
+ * part of a small batch's bookkeeping).
+ */
+async function fairPriorities(redis: Redis, queue: Queue, tenants: readonly (readonly [string, readonly string[]])[]): Promise<number[]> {
+  const keys: string[] = [];
+  const args: (string | number)[] = [FAIR_BACKLOG_TTL_MS, FAIR_MAX_PRIORITY];
+  for (const [tenantId, ids] of tenants) {
+    keys.push(fairBacklogKey(queue, tenantId), fairFloorKey(queue, tenantId));
+    args.push(ids.length);
+    for (const id of ids) args.push(id);
+  }
+  let result: unknown;
+  try {
+    result = await redis.evalsha(fairBacklogBatchSha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+    result = await redis.eval(fairBacklogBatchScript, keys.length, ...keys, ...args);
+  }
+  if (!Array.isArray(result) || result.length !== tenants.length) throw new Error('fair backlog script returned an unexpected reply');
+  return result.map((p) => clampFairPriority(Number(p)));
+}
+
+type InboundBulkJob = { name: string; data: InboundMessageJob; opts: { jobId: string; priority?: number } };
+type StatusBulkJob = { name: string; data: StatusJob; opts: { jobId: string } };
+
+/**
  * Adds jobs to their queues: one `addBulk` per queue (one pipelined write for the lot). Job ids
  * come from the wamid, so a job that already exists is left as it is: duplicates are no-ops.
  *
  * Fairness (DESIGN "Message path rules"): inbound jobs get their tenant's backlog priority, as
  * the worker gives reply and send jobs (tenant-core fair-priority.ts), so a tenant whose burst
- * fills the inbound queue cannot make another tenant's message wait behind it. One pipeline for
- * the batch adds every tenant's job ids to its backlog set and reads the priority (one EVAL per
- * tenant in the batch, not per request), then the addBulk: a batch costs two round trips
- * instead of one, whatever its size. Status jobs are not prioritised (they are cheap and
- * nobody waits on them); their addBulk goes out with the backlog pipeline.
+ * fills the inbound queue cannot make another tenant's message wait behind it. One script call
+ * for the batch adds every tenant's job ids to its backlog set and returns each tenant's
+ * priority, then the addBulk: a batch costs two round trips instead of one, whatever its size.
+ * Status jobs are not prioritised (they are cheap and nobody waits on them); their addBulk goes
+ * out with the backlog call.
  */
 export async function addJobs(queues: IngressQueues, jobs: readonly IngressJob[]): Promise<void> {
-  const byTenant = new Map<string, { name: string; data: InboundMessageJob; opts: JobsOptions & { jobId: string } }[]>();
-  const status: { name: string; data: StatusJob; opts: JobsOptions }[] = [];
+  const byTenant = new Map<string, InboundBulkJob[]>();
+  const status: StatusBulkJob[] = [];
   for (const job of jobs) {
     if (job.queue === queueNames.inbound) {
       let list = byTenant.get(job.data.tenantId);
@@ -53,27 +131,37 @@ export async function addJobs(queues: IngressQueues, jobs: readonly IngressJob[]
       list.push({ name: job.name, data: job.data, opts: { jobId: job.jobId } });
     } else status.push({ name: job.name, data: job.data, opts: { jobId: job.jobId } });
   }
-  const adds: Promise<unknown>[] = [];
-  if (status.length > 0) adds.push(queues.status.addBulk(status));
-  if (byTenant.size > 0) adds.push(addInbound(queues, byTenant));
-  await Promise.all(adds);
+  if (byTenant.size === 0) {
+    if (status.length > 0) await queues.status.addBulk(status);
+    return;
+  }
+  const statusAdded = status.length > 0 ? queues.status.addBulk(status) : undefined;
+  // if the backlog call fails, the status add still settles before this rejects (no stray rejection)
+  statusAdded?.catch(() => {});
+  const inbound = addInbound(queues, byTenant);
+  await Promise.all(statusAdded === undefined ? [inbound] : [inbound, statusAdded]);
 }
 
-async function addInbound(
-  queues: IngressQueues,
-  byTenant: Map<string, { name: string; data: InboundMessageJob; opts: JobsOptions & { jobId: string } }[]>,
-): Promise<void> {
-  const pipe = queues.redis.pipeline();
+async function addInbound(queues: IngressQueues, byTenant: Map<string, InboundBulkJob[]>): Promise<void> {
   const tenants = [...byTenant.entries()];
-  for (const [tenantId, list] of tenants) queueOrderedBacklogAdd(pipe, queues.inbound, tenantId, list.map((j) => j.opts.jobId));
-  const results = (await pipe.exec()) ?? [];
-  const bulk: { name: string; data: InboundMessageJob; opts: JobsOptions }[] = [];
-  tenants.forEach(([, list], i) => {
-    const [err, value] = results[i] ?? [null, 1];
-    if (err) throw err;
-    const priority = Number(value) || 1;
-    for (const j of list) bulk.push({ ...j, opts: { ...j.opts, priority } });
-  });
+  const priorities = await fairPriorities(
+    queues.redis,
+    queues.inbound,
+    tenants.map(([tenantId, list]) => [tenantId, list.map((j) => j.opts.jobId)] as const),
+  );
+  let bulk: InboundBulkJob[];
+  if (tenants.length === 1) {
+    bulk = tenants[0]![1];
+    for (const j of bulk) j.opts.priority = priorities[0]!;
+  } else {
+    bulk = [];
+    tenants.forEach(([, list], i) => {
+      for (const j of list) {
+        j.opts.priority = priorities[i]!;
+        bulk.push(j);
+      }
+    });
+  }
   await queues.inbound.addBulk(bulk);
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError, type Logger } from '@alphadome/tenant-core';
-import { parseWebhook, verifySignature } from '@alphadome/whatsapp';
+import { parseWebhookLean, verifySignature } from '@alphadome/whatsapp';
 import type { Enqueuer, IngressJob } from './enqueue.ts';
 import { jobForItem } from './item-jobs.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
@@ -130,7 +130,7 @@ export function webhookRoutes(app: FastifyInstance, opts: WebhookRouteOptions): 
     } catch {
       return fail(reply, 'bad_request', 400, 'bad_request', 'body is not JSON');
     }
-    const parsed = parseWebhook(json);
+    const parsed = parseWebhookLean(json);
     if (!parsed.ok) return fail(reply, 'bad_request', 400, 'bad_request', parsed.error);
     if (parsed.invalidItems > 0) {
       // retrying would not fix them: count, log where (never values), go on with the rest

@@ -96,7 +96,8 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const settle = async (): Promise<void> => {
     if (deps.forwarder === null) return;
     const key = handoffStreamKey(prefix);
-    const deadline = Date.now() + 10_000;
+    // generous: a forwarder (re)started at nice 10 on a busy 2-core machine takes seconds to load
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const length = await deps.redis.xlen(key);
       const pending = await deps.redis.xpending(key, 'forwarder').then(

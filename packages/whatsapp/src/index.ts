@@ -5,6 +5,7 @@ export {
   webhookMessageSchema,
   webhookMessageCoreSchema,
   webhookStatusSchema,
+  webhookStatusCoreSchema,
   webhookContactSchema,
   webhookMetadataSchema,
   messagesValueSchema,
@@ -21,12 +22,16 @@ export {
 
 export {
   parseWebhook,
+  parseWebhookLean,
   countItems,
   isBusinessScopedUserId,
   type ParseWebhookResult,
   type WebhookItem,
   type WebhookMessageItem,
   type WebhookStatusItem,
+  type WebhookLeanItem,
+  type WebhookLeanMessageItem,
+  type WebhookLeanStatusItem,
 } from './parse-webhook.ts';
 
 export {
