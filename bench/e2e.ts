@@ -212,6 +212,9 @@ export async function runE2eBench(log: Log = defaultLog): Promise<E2eBenchResult
     log(`  ${round(mps, 1)} messages/s (all posted in ${round(thr.postedInS, 1)} s, last sent after ${round(wallS, 1)} s); ` +
       `p50 ${percentile(thr.latenciesMs, 50)} ms, p99 ${percentile(thr.latenciesMs, 99)} ms`);
     log(`  CPU over the burst (share of one core): ${cpu}, postgres (all backends on the server) ${round((pgAfter - pgBefore) / wallS * 100, 0)}%`);
+    // CPU time per message is what the worker's code decides; the share of a core also depends on who else runs
+    const workerCpuUs = ((cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!) / burst) * 1e6;
+    log(`  worker CPU per message (both workers, all stages): ${round(workerCpuUs, 0)} µs`);
 
     const mem = await Promise.all(procs.map((p) => memoryOf(p.pid)));
     const peak = (i: number) => round(mem[i]?.peakMb ?? NaN, 1);
@@ -226,6 +229,7 @@ export async function runE2eBench(log: Log = defaultLog): Promise<E2eBenchResult
       peak_rss_mb_redis: peak(3),
       cpu_pct_ingress: round((cpuAfter[0]! - cpuBefore[0]!) / wallS * 100, 0),
       cpu_pct_workers: round((cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!) / wallS * 100, 0),
+      worker_cpu_us_per_msg: round(((cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!) / burst) * 1e6, 0),
       cpu_pct_redis: round((cpuAfter[3]! - cpuBefore[3]!) / wallS * 100, 0),
       cpu_pct_postgres: round((pgAfter - pgBefore) / wallS * 100, 0),
     };

@@ -16,3 +16,4 @@ export * from './schemas.ts';
 export * from './repositories/conversation-state.ts';
 export * from './catalog/index.ts';
 export * from './fair-priority.ts';
+export * from './repositories/send-attempts.ts';

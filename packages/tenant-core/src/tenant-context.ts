@@ -46,6 +46,12 @@ export interface TenantContext {
   fallback: { id: string | null; body: string };
   handover: { id: string | null; body: string };
   secrets: { whatsappToken: string | null; openaiKey: string | null };
+  /** active non-empty system templates (fallback, away, handover, optout), oldest first, as listSystemTemplates */
+  systemTemplates: { id: string; kind: string; language: string; body: string }[];
+  /** IANA time zone of the business hours (default Africa/Nairobi) */
+  timezone: string;
+  /** bot_control_settings.business_hours as stored (null: always open) */
+  businessHours: unknown;
   loadedAt: number;
 }
 
@@ -77,6 +83,7 @@ interface SettingsRow {
   llm_timeout_ms: number;
   monthly_token_budget: string | number | null;
   settings: Record<string, unknown> | null;
+  business_hours: unknown;
 }
 
 /** Load a tenant's context inside the given tenant transaction; null if the tenant does not exist. */
@@ -91,13 +98,14 @@ export async function loadTenantContext(tx: Tx, keyring: Keyring | null, tenantI
       credential_status: string;
       ai_model: string | null;
       currency: string | null;
+      timezone: string | null;
     }[]
-  >`select id, slug, client_name, whatsapp_phone_number_id, is_active, credential_status, ai_model, currency
+  >`select id, slug, client_name, whatsapp_phone_number_id, is_active, credential_status, ai_model, currency, timezone
       from alphadome.bot_tenants where id = ${tenantId}`;
   if (!t) return null;
   const [s] = await tx<SettingsRow[]>`
     select bot_enabled, system_prompt, tone, fallback_message, handover_message, away_message, escalation_phone,
-           send_rate_per_second, debounce_ms, llm_timeout_ms, monthly_token_budget, settings
+           send_rate_per_second, debounce_ms, llm_timeout_ms, monthly_token_budget, settings, business_hours
       from alphadome.bot_control_settings limit 1`;
   const settings: TenantSettings = s
     ? {
@@ -117,7 +125,7 @@ export async function loadTenantContext(tx: Tx, keyring: Keyring | null, tenantI
     : { ...defaultTenantSettings };
   const templates = await tx<{ id: string; name: string; kind: string; triggers: string[]; body: string; language: string }[]>`
     select id, name, kind, triggers, body, language from alphadome.bot_templates
-     where is_active and kind in ('canned', 'fallback', 'handover')
+     where is_active and kind in ('canned', 'fallback', 'handover', 'away', 'optout')
      order by created_at, id`;
   const canned = templates
     .filter((r) => r.kind === 'canned' && r.body.trim() !== '' && r.triggers.length > 0)
@@ -144,6 +152,11 @@ export async function loadTenantContext(tx: Tx, keyring: Keyring | null, tenantI
     fallback: fallbackTpl ? { id: fallbackTpl.id, body: fallbackTpl.body } : { id: null, body: settings.fallbackMessage },
     handover: handoverTpl ? { id: handoverTpl.id, body: handoverTpl.body } : { id: null, body: settings.handoverMessage },
     secrets,
+    systemTemplates: templates
+      .filter((r) => r.kind !== 'canned' && r.body !== '')
+      .map((r) => ({ id: r.id, kind: r.kind, language: r.language, body: r.body })),
+    timezone: t.timezone ?? 'Africa/Nairobi',
+    businessHours: s?.business_hours ?? null,
     loadedAt: Date.now(),
   };
 }

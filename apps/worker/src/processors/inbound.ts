@@ -1,15 +1,12 @@
 import type { Job } from 'bullmq';
 import {
-  addUsage,
   appendAudit,
-  getConversationState,
-  insertInboundMessage,
-  isHandled,
+  INBOUND_FULL_PATH,
   markHandled,
+  requireInboundFastPath,
   setConversationHandover,
-  setMessageConversation,
-  upsertContactAndConversation,
-  withTenant,
+  storeInbound,
+  withTenantPipelined,
   type InboundMessageJob,
 } from '@alphadome/tenant-core';
 import { isCommand } from '../conversation/phrases.ts';
@@ -46,89 +43,96 @@ export function inboundProcessor(deps: ProcessorDeps) {
     const mt = messageText(d.message);
     const receivedAt = new Date(d.receivedAt || Date.now());
 
-    const decision = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      const [controls] = await tx<{ is_active: boolean; bot_enabled: boolean | null; debounce_ms: number | null; settings: Record<string, unknown> | null }[]>`
-        select t.is_active, s.bot_enabled, s.debounce_ms, s.settings
-          from alphadome.bot_tenants t left join alphadome.bot_control_settings s on s.tenant_id = t.id
-         where t.id = ${d.tenantId}`;
-      if (!controls) return { outcome: 'unknown_tenant' as const };
+    const input = {
+      tenantId: d.tenantId,
+      wamid: d.wamid,
+      waId: d.from,
+      contactName: d.contactName,
+      messageType: mt.type,
+      body: mt.text,
+      payload: d.message,
+      receivedAt,
+      fromBusiness: d.fromBusiness,
+    };
+    type Decision =
+      | { outcome: Exclude<InboundOutcome, 'replying'> }
+      | { outcome: 'replying'; created: boolean; conversationId: string; debounceMs: number };
 
-      const { row, created } = await insertInboundMessage(tx, {
-        tenantId: d.tenantId,
-        conversationId: null,
-        wamid: d.wamid,
-        waId: d.from,
-        messageType: mt.type,
-        body: mt.text,
-        payload: d.message,
-        receivedAt,
-        sentBy: d.fromBusiness ? 'business' : 'customer',
-      });
-      // The tenant's usage row is shared by every message of the tenant: it is raised last (and
-      // pipelined with the statements before it), so its row lock is held only until COMMIT.
-      if (d.fromBusiness) {
-        if (created) await Promise.all([markHandled(tx, row.id), addUsage(tx, d.tenantId, { messages_in: 1 })]);
-        return { outcome: 'from_business' as const };
+    /**
+     * The common case in ONE round trip: BEGIN, the tenant, storeInbound's two statements, a
+     * check that fails unless the message is new in a bot conversation of an active tenant
+     * from a customer who has not opted out (then nothing else needs deciding), and COMMIT.
+     * When the check fails the transaction rolls back and the message takes the full path.
+     */
+    const fast = async (): Promise<Decision | null> => {
+      try {
+        return await withTenantPipelined(deps.sql, d.tenantId, async (tx, commit) => {
+          const stored = storeInbound(tx, input);
+          const checked = requireInboundFastPath(tx);
+          commit();
+          const [s] = await Promise.all([stored, checked]);
+          if (!s.controls || !s.message?.created || !s.state) throw new Error('inbound fast path: inconsistent result');
+          return { outcome: 'replying' as const, created: true, conversationId: s.state.id, debounceMs: s.controls.debounce_ms ?? 2000 };
+        });
+      } catch (err) {
+        if ((err as { code?: unknown }).code === INBOUND_FULL_PATH) return null;
+        throw err;
       }
+    };
 
-      let conversationId: string;
-      let linked: Promise<void> | null = null;
-      if (created) {
-        const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
-        linked = setMessageConversation(tx, row.id, conv.id);
-        conversationId = conv.id;
-      } else {
+    /** Everything else: store, then decide (two round trips; more for a skip or a resumed conversation). */
+    const full = (): Promise<Decision> =>
+      withTenantPipelined(deps.sql, d.tenantId, async (tx) => {
+        const stored = await storeInbound(tx, input);
+        const { controls, message } = stored;
+        if (!controls || !message) return { outcome: 'unknown_tenant' as const };
+        const created = message.created;
+        // the business's own messages are stored handled, and counted, by storeInbound
+        if (d.fromBusiness) return { outcome: 'from_business' as const };
         // A re-run (duplicate delivery, or this job retried after a crash): schedule the reply
         // again only if the message was not handled yet; the reply job dedupes and is idempotent.
-        if (await isHandled(tx, d.wamid)) return { outcome: 'duplicate' as const };
-        if (row.conversation_id) conversationId = row.conversation_id;
-        else {
-          const conv = await upsertContactAndConversation(tx, { tenantId: d.tenantId, waId: d.from, name: d.contactName, at: receivedAt });
-          linked = setMessageConversation(tx, row.id, conv.id);
-          conversationId = conv.id;
-        }
-      }
-      // one round trip: link the message, read the conversation's state, count the message
-      const [state] = await Promise.all([
-        getConversationState(tx, { id: conversationId }),
-        linked,
-        created ? addUsage(tx, d.tenantId, { messages_in: 1 }) : null,
-      ]);
-      const behaviour = behaviourSettings(controls.settings ?? {});
+        if (!created && message.handled) return { outcome: 'duplicate' as const };
+        const state = stored.state;
+        if (!state) throw new Error('inbound message stored without a conversation');
+        const conversationId = state.id;
+        const behaviour = behaviourSettings(controls.settings ?? {});
 
-      let mode = state?.mode ?? 'bot';
-      if (state && mode === 'human' && behaviour.handoverQuietMinutes > 0) {
-        const lastPerson = Math.max(state.mode_changed_at?.getTime() ?? 0, state.last_human_at?.getTime() ?? 0);
-        if (lastPerson > 0 && Date.now() - lastPerson > behaviour.handoverQuietMinutes * 60_000) {
-          if (await setConversationHandover(tx, conversationId, 'bot', null)) {
-            await appendAudit(tx, {
-              tenantId: d.tenantId,
-              actor: 'worker',
-              action: 'conversation.resumed',
-              detail: { conversationId, reason: 'quiet_period', quietMinutes: behaviour.handoverQuietMinutes },
-            });
+        let mode = state.mode;
+        if (mode === 'human' && behaviour.handoverQuietMinutes > 0) {
+          const lastPerson = Math.max(state.mode_changed_at?.getTime() ?? 0, state.last_human_at?.getTime() ?? 0);
+          if (lastPerson > 0 && Date.now() - lastPerson > behaviour.handoverQuietMinutes * 60_000) {
+            if (await setConversationHandover(tx, conversationId, 'bot', null)) {
+              await appendAudit(tx, {
+                tenantId: d.tenantId,
+                actor: 'worker',
+                action: 'conversation.resumed',
+                detail: { conversationId, reason: 'quiet_period', quietMinutes: behaviour.handoverQuietMinutes },
+              });
+            }
+            mode = 'bot';
           }
-          mode = 'bot';
         }
-      }
 
-      const skip = async <O extends InboundOutcome>(outcome: O) => {
-        await markHandled(tx, row.id);
-        return { outcome };
-      };
-      if (!controls.is_active) return skip('tenant_disabled');
-      if (controls.bot_enabled === false) return skip('bot_disabled');
-      if (mode === 'human') return skip('human_mode');
-      if (!mt.replyable) return skip('not_replyable');
-      if (state?.opted_out_at) {
-        // opted out: only START (or, if the tenant says so, any message) brings the customer back
-        const optIn = behaviour.optinOnAnyMessage
-          ? !(mt.text && isCommand(mt.text, behaviour.optoutKeywords))
-          : !!mt.text && isCommand(mt.text, behaviour.optinKeywords);
-        if (!optIn) return skip('opted_out');
-      }
-      return { outcome: 'replying' as const, created, conversationId, debounceMs: controls.debounce_ms ?? 2000 };
-    });
+        const skip = async <O extends InboundOutcome>(outcome: O) => {
+          await markHandled(tx, message.id);
+          return { outcome };
+        };
+        if (!controls.is_active) return skip('tenant_disabled');
+        if (controls.bot_enabled === false) return skip('bot_disabled');
+        if (mode === 'human') return skip('human_mode');
+        if (!mt.replyable) return skip('not_replyable');
+        if (state.opted_out_at) {
+          // opted out: only START (or, if the tenant says so, any message) brings the customer back
+          const optIn = behaviour.optinOnAnyMessage
+            ? !(mt.text && isCommand(mt.text, behaviour.optoutKeywords))
+            : !!mt.text && isCommand(mt.text, behaviour.optinKeywords);
+          if (!optIn) return skip('opted_out');
+        }
+        return { outcome: 'replying' as const, created, conversationId, debounceMs: controls.debounce_ms ?? 2000 };
+      });
+
+    // a message that cannot be answered, or the business's own, goes the full path at once
+    const decision: Decision = (mt.replyable && !d.fromBusiness ? await fast() : null) ?? (await full());
 
     if (decision.outcome === 'replying') {
       await deps.queues.addConversationReply(

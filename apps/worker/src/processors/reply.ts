@@ -3,16 +3,17 @@ import {
   addSkippedForBudget,
   addUsage,
   appendAudit,
+  CLAIM_CONFLICT,
   claimUnhandled,
+  claimUnhandledOrFail,
   defaultTenantSettings,
   faqLanguages,
   foreignTenantMarkers,
   getConversationState,
-  insertOutboundMessage,
+  insertOutboundMessageOnce,
   listFaqForGrounding,
   listQueuedOutbound,
-  listSystemTemplates,
-  listUnhandledInbound,
+  listUnhandledInboundByWaId,
   monthlyTokens,
   recentHandledWamids,
   recordBudgetEvent,
@@ -24,6 +25,7 @@ import {
   setInboundBody,
   turnsBefore,
   withTenant,
+  withTenantPipelined,
   type AnswerPath,
   type ConversationState,
   type FaqSearchResult,
@@ -99,44 +101,32 @@ export function replyProcessor(deps: ProcessorDeps) {
     if (!ctx) return 'unknown_tenant';
     const behaviour = behaviourOf(ctx);
 
-    const loaded = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      const conv = await getConversationState(tx, { waId: d.from });
-      if (!conv) return null;
-      const batch = await listUnhandledInbound(tx, conv.id);
-      if (batch.length === 0) return { conv, batch, recent: await recentHandledWamids(tx, conv.id) };
-      // independent reads: pipelined, one round trip
-      const budgeted = (ctx.settings.monthlyTokenBudget ?? 0) > 0;
-      const [[tenant], templates, turns, tokensUsed, foreign] = await Promise.all([
-        tx<{ timezone: string | null; business_hours: unknown }[]>`
-          select t.timezone, s.business_hours from alphadome.bot_tenants t
-            left join alphadome.bot_control_settings s on s.tenant_id = t.id where t.id = ${d.tenantId}`,
-        listSystemTemplates(tx),
-        turnsBefore(tx, conv.id, batch[0]!.created_at),
-        // only a tenant with a monthly budget needs this month's total
+    // One round trip: the conversation's state and its unhandled messages (by the customer's
+    // wa_id, so neither waits for the other), this month's tokens if the tenant has a budget.
+    // Templates, time zone and business hours come with the cached tenant context; the history
+    // for the LLM is read only when the LLM is asked (chooseReply's `turns`).
+    const budgeted = (ctx.settings.monthlyTokenBudget ?? 0) > 0;
+    const loaded = await withTenantPipelined(deps.sql, d.tenantId, async (tx, commit) => {
+      const reads = Promise.all([
+        getConversationState(tx, { waId: d.from }),
+        listUnhandledInboundByWaId(tx, d.from),
         budgeted ? monthlyTokens(tx) : 0,
-        foreignMarkersOf(deps, tx, d.tenantId),
       ]);
-      return {
-        conv,
-        batch,
-        recent: [] as string[],
-        templates,
-        turns,
-        tokensUsed,
-        timezone: tenant?.timezone ?? 'Africa/Nairobi',
-        businessHours: tenant?.business_hours ?? null,
-        foreign,
-      };
+      commit();
+      const [conv, batch, tokensUsed] = await reads;
+      return conv ? { conv, batch, tokensUsed } : null;
     });
     if (!loaded) {
       log.warn('conversation not found; nothing to answer');
       return 'skipped';
     }
     const { conv, batch } = loaded;
-    if (batch.length === 0 || !loaded.templates) {
+    if (batch.length === 0) {
       // answered by an earlier run of this job (or a sibling): make sure its messages are on their way
-      const keys = loaded.recent.flatMap((w) => KEY_KINDS.map((k) => `${k}:${w}`));
-      const queued = await withTenant(deps.sql, d.tenantId, (tx) => listQueuedOutbound(tx, keys));
+      const queued = await withTenant(deps.sql, d.tenantId, async (tx) => {
+        const recent = await recentHandledWamids(tx, conv.id);
+        return listQueuedOutbound(tx, recent.flatMap((w) => KEY_KINDS.map((k) => `${k}:${w}`)));
+      });
       await enqueueSends(deps, d.tenantId, queued);
       return 'already_replied';
     }
@@ -150,115 +140,142 @@ export function replyProcessor(deps: ProcessorDeps) {
 
     const attempts = job.opts.attempts ?? 1;
     const finalAttempt = job.attemptsMade + 1 >= attempts;
-    const plan = await planReply({ deps, ctx, behaviour, conv, batch, loaded, lastWamid, finalAttempt, log });
+    const plan = await planReply({
+      deps,
+      ctx,
+      behaviour,
+      conv,
+      batch,
+      loaded: {
+        templates: ctx.systemTemplates,
+        tokensUsed: loaded.tokensUsed,
+        timezone: ctx.timezone,
+        businessHours: ctx.businessHours,
+      },
+      lastWamid,
+      finalAttempt,
+      log,
+    });
 
     // ---- write: claim the messages, store what goes out, apply the state changes ----
     const outbound: Outbound[] = [];
     const month = new Date().toISOString().slice(0, 7);
     const escalation = ctx.settings.escalationPhone ? phoneDigits(ctx.settings.escalationPhone) : null;
-    const result = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      // one writer per conversation: the lock is taken first (a pipeline runs in order), then the claim
-      const [, claimed] = await Promise.all([
-        getConversationState(tx, { id: conv.id }, { forUpdate: true }),
-        claimUnhandled(tx, batch.map((m) => m.id)),
-      ]);
-      if (!claimed) return { claimed: false as const };
-      // Writes whose results are not needed are pipelined (sent in order, awaited together
-      // before the outbound rows are stored); a failure still aborts the whole transaction.
-      const pending: Promise<unknown>[] = [];
-      const pipe = (p: Promise<unknown>) => {
-        p.catch(() => {}); // awaited below; never an unhandled rejection if an earlier await throws
-        pending.push(p);
-      };
-      for (const t of plan.transcripts ?? []) pipe(setInboundBody(tx, t.id, t.text));
-      if (plan.language && plan.language !== conv.contact_language) pipe(setContactLanguage(tx, conv.contact_id, plan.language));
-      if (plan.optOut) {
-        await setContactOptOut(tx, conv.contact_id, true);
-        await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_out', detail: { conversationId: conv.id } });
-      } else if (plan.optIn) {
-        await setContactOptOut(tx, conv.contact_id, false);
-        await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_in', detail: { conversationId: conv.id } });
-      }
-      if (plan.awayPeriod) await setAwayPeriod(tx, conv.id, plan.awayPeriod);
-      if (plan.reply) {
-        outbound.push({ key: `reply:${lastWamid}`, to: conv.wa_id, conversationId: conv.id, replyTo: lastWamid, ...plan.reply });
-      }
-      if (plan.handoverReason && (await setConversationHandover(tx, conv.id, 'human', plan.handoverReason))) {
-        await appendAudit(tx, {
-          tenantId: d.tenantId,
-          actor: 'worker',
-          action: 'conversation.handover',
-          detail: { conversationId: conv.id, wamid: lastWamid, reason: plan.handoverReason, notified: !!escalation },
-        });
-        if (escalation) {
-          const lastText = [...batch].reverse().find((m) => m.body)?.body ?? null;
-          outbound.push({
-            key: `notify:${lastWamid}`,
-            to: escalation,
-            conversationId: null,
-            replyTo: null,
-            path: 'system',
-            body: handoverNotice({
-              business: ctx.name,
-              reason: plan.handoverReason,
-              customerName: conv.contact_name,
-              customerWaId: conv.wa_id,
-              lastMessage: lastText,
-              link: conversationLink(deps.publicDashboardUrl, conv.id),
-            }),
-          });
+    // The claim (conversation locked, then every message of the batch still unhandled, or it
+    // fails) goes first; everything after it is pipelined behind it and COMMIT behind them: a
+    // canned reply's whole write is one round trip. A failed claim aborts the transaction, so
+    // nothing after it is written.
+    const write = withTenantPipelined(deps.sql, d.tenantId, async (tx, commit) => {
+      const claim = claimUnhandledOrFail(tx, conv.id, batch.map((m) => m.id));
+      claim.catch(() => {}); // awaited below
+      try {
+        // Writes whose results are not needed are pipelined (sent in order, awaited together
+        // before the outbound rows are stored); a failure still aborts the whole transaction.
+        const pending: Promise<unknown>[] = [];
+        const pipe = (p: Promise<unknown>) => {
+          p.catch(() => {}); // awaited below; never an unhandled rejection if an earlier await throws
+          pending.push(p);
+        };
+        for (const t of plan.transcripts ?? []) pipe(setInboundBody(tx, t.id, t.text));
+        if (plan.language && plan.language !== conv.contact_language) pipe(setContactLanguage(tx, conv.contact_id, plan.language));
+        if (plan.optOut) {
+          await setContactOptOut(tx, conv.contact_id, true);
+          await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_out', detail: { conversationId: conv.id } });
+        } else if (plan.optIn) {
+          await setContactOptOut(tx, conv.contact_id, false);
+          await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: 'contact.opted_in', detail: { conversationId: conv.id } });
         }
-      }
-      // usage: answers by path, tokens and their estimated cost
-      const c = plan.chosen;
-      const usage: UsageDelta = {};
-      if (plan.reply && ['canned', 'catalog', 'faq', 'llm', 'fallback'].includes(plan.reply.path)) usage[`answers_${plan.reply.path}` as keyof UsageDelta] = 1;
-      if (c?.promptTokens !== undefined || c?.completionTokens !== undefined) {
-        usage.prompt_tokens = c.promptTokens ?? 0;
-        usage.completion_tokens = c.completionTokens ?? 0;
-        usage.cost_estimate_usd = estimateCostUsd(c.model ?? ctx.model ?? deps.platformModel, usage.prompt_tokens, usage.completion_tokens);
-      }
-      pipe(addUsage(tx, d.tenantId, usage));
-      // budget: alert at 80 % once a month, record exhaustion once a month
-      const budget = ctx.settings.monthlyTokenBudget;
-      if (budget !== null && budget > 0) {
-        const used = loaded.tokensUsed! + (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0);
-        const events: ('alert_80' | 'exhausted')[] = [];
-        if (plan.budgetExhausted) {
-          await addSkippedForBudget(tx, d.tenantId);
-          events.push('exhausted');
-        } else if (budgetState(used, budget) !== 'ok') events.push('alert_80');
-        for (const kind of events) {
-          if (!(await recordBudgetEvent(tx, d.tenantId, kind, used, budget))) continue;
-          await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: kind === 'exhausted' ? 'budget.exhausted' : 'budget.alert_80', detail: { used, budget, month } });
+        if (plan.awayPeriod) await setAwayPeriod(tx, conv.id, plan.awayPeriod);
+        if (plan.reply) {
+          outbound.push({ key: `reply:${lastWamid}`, to: conv.wa_id, conversationId: conv.id, replyTo: lastWamid, ...plan.reply });
+        }
+        if (plan.handoverReason && (await setConversationHandover(tx, conv.id, 'human', plan.handoverReason))) {
+          await appendAudit(tx, {
+            tenantId: d.tenantId,
+            actor: 'worker',
+            action: 'conversation.handover',
+            detail: { conversationId: conv.id, wamid: lastWamid, reason: plan.handoverReason, notified: !!escalation },
+          });
           if (escalation) {
-            outbound.push({ key: `budget-${kind}:${month}`, to: escalation, conversationId: null, replyTo: null, path: 'system', body: budgetNotice(ctx.name, kind, used, budget) });
+            const lastText = [...batch].reverse().find((m) => m.body)?.body ?? null;
+            outbound.push({
+              key: `notify:${lastWamid}`,
+              to: escalation,
+              conversationId: null,
+              replyTo: null,
+              path: 'system',
+              body: handoverNotice({
+                business: ctx.name,
+                reason: plan.handoverReason,
+                customerName: conv.contact_name,
+                customerWaId: conv.wa_id,
+                lastMessage: lastText,
+                link: conversationLink(deps.publicDashboardUrl, conv.id),
+              }),
+            });
           }
         }
-      }
-      const stored = outbound.map((o) => {
-        // the full Graph payload is stored; the send processor sends it as it is
-        const payload = o.payload ?? textMessage(o.to, o.body, o.replyTo ? { replyToWamid: o.replyTo } : undefined);
-        return insertOutboundMessage(tx, {
-          tenantId: d.tenantId,
-          conversationId: o.conversationId,
-          idempotencyKey: o.key,
-          waId: o.to,
-          messageType: payload.type,
-          body: payload.type === 'text' ? payload.text.body : o.body,
-          payload: payload as unknown as Record<string, unknown>,
-          answerPath: o.path,
-          templateId: o.templateId ?? null,
-          faqId: o.faqId ?? null,
-          replyToWamid: o.replyTo,
+        // usage: answers by path, tokens and their estimated cost
+        const c = plan.chosen;
+        const usage: UsageDelta = {};
+        if (plan.reply && ['canned', 'catalog', 'faq', 'llm', 'fallback'].includes(plan.reply.path)) usage[`answers_${plan.reply.path}` as keyof UsageDelta] = 1;
+        if (c?.promptTokens !== undefined || c?.completionTokens !== undefined) {
+          usage.prompt_tokens = c.promptTokens ?? 0;
+          usage.completion_tokens = c.completionTokens ?? 0;
+          usage.cost_estimate_usd = estimateCostUsd(c.model ?? ctx.model ?? deps.platformModel, usage.prompt_tokens, usage.completion_tokens);
+        }
+        pipe(addUsage(tx, d.tenantId, usage));
+        // budget: alert at 80 % once a month, record exhaustion once a month
+        const budget = ctx.settings.monthlyTokenBudget;
+        if (budget !== null && budget > 0) {
+          const used = loaded.tokensUsed! + (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0);
+          const events: ('alert_80' | 'exhausted')[] = [];
+          if (plan.budgetExhausted) {
+            await addSkippedForBudget(tx, d.tenantId);
+            events.push('exhausted');
+          } else if (budgetState(used, budget) !== 'ok') events.push('alert_80');
+          for (const kind of events) {
+            if (!(await recordBudgetEvent(tx, d.tenantId, kind, used, budget))) continue;
+            await appendAudit(tx, { tenantId: d.tenantId, actor: 'worker', action: kind === 'exhausted' ? 'budget.exhausted' : 'budget.alert_80', detail: { used, budget, month } });
+            if (escalation) {
+              outbound.push({ key: `budget-${kind}:${month}`, to: escalation, conversationId: null, replyTo: null, path: 'system', body: budgetNotice(ctx.name, kind, used, budget) });
+            }
+          }
+        }
+        const stored = outbound.map((o) => {
+          // the full Graph payload is stored; the send processor sends it as it is
+          const payload = o.payload ?? textMessage(o.to, o.body, o.replyTo ? { replyToWamid: o.replyTo } : undefined);
+          return insertOutboundMessageOnce(tx, {
+            tenantId: d.tenantId,
+            conversationId: o.conversationId,
+            idempotencyKey: o.key,
+            waId: o.to,
+            messageType: payload.type,
+            body: payload.type === 'text' ? payload.text.body : o.body,
+            payload: payload as unknown as Record<string, unknown>,
+            answerPath: o.path,
+            templateId: o.templateId ?? null,
+            faqId: o.faqId ?? null,
+            replyToWamid: o.replyTo,
+          });
         });
-      });
-      const [results] = await Promise.all([Promise.all(stored), Promise.all(pending)]);
-      const created = outbound.filter((o, i) => {
-        const res = results[i]!;
-        return res.created || (!res.row.wamid && res.row.status !== 'failed');
-      }).map((o) => o.key);
-      return { claimed: true as const, keys: created };
+        commit();
+        await claim;
+        const [results] = await Promise.all([Promise.all(stored), Promise.all(pending)]);
+        const created = outbound.filter((o, i) => {
+          const res = results[i]!;
+          return res.created || !res.row || (!res.row.wamid && res.row.status !== 'failed');
+        }).map((o) => o.key);
+        return { claimed: true as const, keys: created };
+      } catch (err) {
+        // whatever failed first, a failed claim is the reason
+        const claimErr = await claim.then(() => null, (e: unknown) => e);
+        throw claimErr ?? err;
+      }
+    });
+    const result = await write.catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === CLAIM_CONFLICT) return { claimed: false as const };
+      throw err;
     });
     if (!result.claimed) {
       log.info({ messages: batch.length }, 'messages already handled by another job; no reply');
@@ -305,11 +322,9 @@ interface PlanInput {
   batch: MessageRow[];
   loaded: {
     templates?: { id: string; kind: string; language: string; body: string }[];
-    turns?: { direction: 'inbound' | 'outbound'; body: string; created_at: Date }[];
     tokensUsed?: number;
     timezone?: string;
     businessHours?: unknown;
-    foreign?: string[];
   };
   lastWamid: string;
   finalAttempt: boolean;
@@ -399,7 +414,9 @@ async function planReply(p: PlanInput): Promise<Plan> {
   const mediaType = unclearAudio && lastMedia.message_type === 'audio' ? 'audio_unclear' : messageText((lastMedia.payload ?? {}) as Record<string, unknown>).type;
   // a tap on a catalog list row (`product:<uuid>`) in the last message opens that product
   const tappedId = interactiveReplyId((lastMedia.payload ?? {}) as Record<string, unknown>);
-  const faqSearch = (text: string) => withTenant(deps.sql, ctx.tenantId, (tx) => searchFaqPreferring(tx, text, language));
+  let foreign: string[] = [];
+  // read-only helpers: withTenantPipelined saves BEGIN's round trip (COMMIT goes with the last read)
+  const faqSearch = (text: string) => withTenantPipelined(deps.sql, ctx.tenantId, (tx) => searchFaqPreferring(tx, text, language));
   const choose = (extra: { faqOnly?: boolean; llmAllowed?: boolean }) =>
     chooseReply({
       ctx,
@@ -410,8 +427,22 @@ async function planReply(p: PlanInput): Promise<Plan> {
       productTap: () => productTapAnswer(deps, ctx, conv.wa_id, tappedId, p.lastWamid),
       searchCatalog: (text) => catalogAnswer(deps, ctx, conv.wa_id, text, p.lastWamid),
       productGrounding: async () => (await closestProducts(deps, ctx.tenantId, texts.join('\n'))).map((h) => productGroundingLine(h, ctx.currency)),
-      extraGrounding: () => withTenant(deps.sql, ctx.tenantId, (tx) => listFaqForGrounding(tx)),
-      turns: loaded.turns ?? [],
+      extraGrounding: () =>
+        withTenantPipelined(deps.sql, ctx.tenantId, (tx, commit) => {
+          const rows = listFaqForGrounding(tx);
+          commit();
+          return rows;
+        }),
+      // what only the LLM step needs, read when it is reached: the history, other tenants' markers (output guard)
+      turns: async () => {
+        const [turns, markers] = await withTenantPipelined(deps.sql, ctx.tenantId, (tx, commit) => {
+          const reads = Promise.all([turnsBefore(tx, conv.id, batch[0]!.created_at), foreignMarkersOf(deps, tx, ctx.tenantId)]);
+          commit();
+          return reads;
+        });
+        foreign = markers;
+        return turns;
+      },
       llm: deps.llm,
       platformApiKey: deps.platformApiKey,
       platformModel: deps.platformModel,
@@ -420,7 +451,7 @@ async function planReply(p: PlanInput): Promise<Plan> {
           answer,
           instructions: prompt.instructions,
           faqQuestions: prompt.grounding.map((g) => g.question),
-          foreignMarkers: loaded.foreign ?? [],
+          foreignMarkers: foreign,
           allowedHosts: [
             ...behaviour.allowedUrlHosts,
             ...linkHosts([ctx.settings.systemPrompt, ...prompt.grounding.map((g) => g.answer)].join('\n')),

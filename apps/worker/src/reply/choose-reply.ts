@@ -42,7 +42,8 @@ export interface ChooseReplyInput {
   productGrounding?: () => Promise<readonly string[]>;
   /** FAQ entries to ground the LLM with when search finds few */
   extraGrounding?: () => Promise<{ id: string; question: string; answer: string }[]>;
-  turns: readonly Turn[];
+  /** the conversation so far, for the LLM; a loader is called only when the LLM is asked */
+  turns: readonly Turn[] | (() => Promise<readonly Turn[]>);
   llm: LlmClient | null;
   platformApiKey?: string | undefined;
   platformModel: string;
@@ -95,8 +96,10 @@ export async function chooseReply(input: ChooseReplyInput): Promise<ChosenReply 
     grounding = [...grounding, ...(await input.extraGrounding()).filter((g) => !seen.has(g.id))].slice(0, GROUNDING_SIZE + 3);
   }
   const products = input.productGrounding ? await input.productGrounding() : [];
-  const prompt = buildPrompt(ctx, grounding, input.turns, input.texts ?? [text], input.language ?? 'en', products);
-  await input.beforeLlm?.().catch(() => undefined);
+  const turns = typeof input.turns === 'function' ? await input.turns() : input.turns;
+  const prompt = buildPrompt(ctx, grounding, turns, input.texts ?? [text], input.language ?? 'en', products);
+  // not awaited: the read receipt and typing indicator need not delay the answer itself
+  void input.beforeLlm?.().catch(() => undefined);
   const model = ctx.model ?? input.platformModel;
   let answer;
   try {

@@ -191,3 +191,186 @@ export async function foreignTenantMarkers(tx: Tx, tenantId: string): Promise<st
 export async function setInboundBody(tx: Tx, id: string, body: string): Promise<void> {
   await tx`update alphadome.bot_message_logs set body = ${body} where id = ${id} and direction = 'inbound' and body is null`;
 }
+
+// ---- the message path's single-statement forms (issue 9) -----------------------------------
+
+export interface StoreInboundInput {
+  tenantId: string;
+  wamid: string;
+  waId: string;
+  contactName?: string | undefined;
+  messageType: string;
+  body: string | null;
+  payload: Record<string, unknown>;
+  receivedAt: Date;
+  /** an echo of the business's own message: stored handled, no contact or conversation */
+  fromBusiness: boolean;
+}
+
+export interface StoredInbound {
+  /** null: no such tenant (nothing stored) */
+  controls: { is_active: boolean; bot_enabled: boolean | null; debounce_ms: number | null; settings: Record<string, unknown> | null } | null;
+  message: { id: string; created: boolean; handled: boolean } | null;
+  /** the conversation (null for the business's own messages) */
+  state: ConversationState | null;
+}
+
+/**
+ * Store an inbound message and everything it touches in two statements, sent together (one
+ * round trip inside withTenantPipelined): the message (idempotent on tenant + wamid); then the
+ * tenant's controls, the contact and conversation (created on first contact; unread count and
+ * last inbound time raised) when the message is new or was never linked to one, the link, the
+ * tenant's messages_in, and the conversation's state. The first statement leaves the new row's
+ * id in a transaction-local setting, so the second knows whether this call created it.
+ */
+export async function storeInbound(tx: Tx, m: StoreInboundInput): Promise<StoredInbound> {
+  const day = new Date().toISOString().slice(0, 10);
+  const first = tx`
+    with ins as (
+      insert into alphadome.bot_message_logs
+        (tenant_id, conversation_id, direction, wamid, idempotency_key, wa_id, message_type, body, payload, status,
+         status_at, sent_by, received_at, handled_at)
+      select ${m.tenantId}, null, 'inbound', ${m.wamid}, ${'in:' + m.wamid}, ${m.waId}, ${m.messageType}, ${m.body},
+             ${tx.json(m.payload as never)}, 'received', now(), ${m.fromBusiness ? 'business' : 'customer'}, ${m.receivedAt},
+             ${m.fromBusiness ? tx`now()` : tx`null`}
+       where exists (select 1 from alphadome.bot_tenants where id = ${m.tenantId})
+      on conflict (tenant_id, wamid) do nothing
+      returning id
+    )
+    select set_config('alphadome.inbound_created', coalesce((select id::text from ins), ''), true)`.execute();
+  first.catch(() => {}); // the second statement fails too, and is awaited
+  const second = tx<
+    {
+      is_active: boolean | null;
+      bot_enabled: boolean | null;
+      debounce_ms: number | null;
+      settings: Record<string, unknown> | null;
+      message_id: string | null;
+      created: boolean | null;
+      handled: boolean | null;
+      conv_id: string | null;
+      contact_id: string;
+      wa_id: string;
+      mode: 'bot' | 'human';
+      mode_changed_at: Date | null;
+      away_period: string | null;
+      handover_reason: string | null;
+      contact_name: string | null;
+      contact_language: string | null;
+      opted_out_at: Date | null;
+      last_human_at: Date | null;
+    }[]
+  >`
+    with msg as (
+      select m.id, m.conversation_id, m.handled_at is not null as handled,
+             m.id::text = current_setting('alphadome.inbound_created', true) as created
+        from alphadome.bot_message_logs m where m.wamid = ${m.wamid}
+    ), controls as (
+      select t.is_active, s.bot_enabled, s.debounce_ms, s.settings
+        from alphadome.bot_tenants t left join alphadome.bot_control_settings s on s.tenant_id = t.id
+       where t.id = ${m.tenantId}
+    ), contact as (
+      insert into alphadome.bot_contacts (tenant_id, wa_id, name, last_inbound_at)
+      select ${m.tenantId}, ${m.waId}, ${m.contactName ?? null}, ${m.receivedAt}
+       where ${!m.fromBusiness}::boolean and exists (select 1 from msg where conversation_id is null and (created or not handled))
+      on conflict (tenant_id, wa_id) do update
+        set name = coalesce(excluded.name, alphadome.bot_contacts.name),
+            last_inbound_at = greatest(alphadome.bot_contacts.last_inbound_at, excluded.last_inbound_at),
+            updated_at = now()
+      returning id, name, language, opted_out_at
+    ), conv as (
+      insert into alphadome.bot_conversations (tenant_id, contact_id, wa_id, unread_count, last_message_at, last_inbound_at)
+      select ${m.tenantId}, k.id, ${m.waId}, 1, ${m.receivedAt}, ${m.receivedAt} from contact k
+      on conflict (tenant_id, wa_id) do update
+        set unread_count = alphadome.bot_conversations.unread_count + 1,
+            last_message_at = greatest(alphadome.bot_conversations.last_message_at, excluded.last_message_at),
+            last_inbound_at = greatest(alphadome.bot_conversations.last_inbound_at, excluded.last_inbound_at),
+            updated_at = now()
+      returning id, contact_id, wa_id, mode, mode_changed_at, away_period, handover_reason
+    ), link as (
+      update alphadome.bot_message_logs l set conversation_id = c.id from conv c
+       where l.id = (select id from msg)
+      returning l.id
+    ), usage as (
+      insert into alphadome.bot_usage_daily (tenant_id, day, messages_in)
+      select ${m.tenantId}, ${day}, 1 where exists (select 1 from msg where created)
+      on conflict (tenant_id, day) do update set messages_in = alphadome.bot_usage_daily.messages_in + 1
+      returning 1
+    ), state as (
+      select c.id, c.contact_id, c.wa_id, c.mode, c.mode_changed_at, c.away_period, c.handover_reason,
+             k.name as contact_name, k.language as contact_language, k.opted_out_at
+        from conv c join contact k on k.id = c.contact_id
+      union all
+      select c.id, c.contact_id, c.wa_id, c.mode, c.mode_changed_at, c.away_period, c.handover_reason,
+             k.name, k.language, k.opted_out_at
+        from alphadome.bot_conversations c join alphadome.bot_contacts k on k.id = c.contact_id
+       where c.id = (select conversation_id from msg) and not exists (select 1 from conv)
+    )
+    select ctl.is_active, ctl.bot_enabled, ctl.debounce_ms, ctl.settings,
+           msg.id as message_id, msg.created, msg.handled,
+           st.id as conv_id, st.contact_id, st.wa_id, st.mode, st.mode_changed_at, st.away_period, st.handover_reason,
+           st.contact_name, st.contact_language, st.opted_out_at,
+           (select max(h.created_at) from alphadome.bot_message_logs h
+             where h.conversation_id = st.id and h.direction = 'outbound' and h.sent_by = 'human') as last_human_at
+      from (select 1) one
+      left join controls ctl on true
+      left join msg on true
+      left join state st on true`.execute();
+  const [, [r]] = await Promise.all([first, second]);
+  if (!r || r.is_active === null) return { controls: null, message: null, state: null };
+  return {
+    controls: { is_active: r.is_active, bot_enabled: r.bot_enabled, debounce_ms: r.debounce_ms, settings: r.settings },
+    message: r.message_id ? { id: r.message_id, created: !!r.created, handled: !!r.handled } : null,
+    state: r.conv_id
+      ? {
+          id: r.conv_id,
+          contact_id: r.contact_id,
+          wa_id: r.wa_id,
+          mode: r.mode,
+          mode_changed_at: r.mode_changed_at,
+          away_period: r.away_period,
+          handover_reason: r.handover_reason,
+          contact_name: r.contact_name,
+          contact_language: r.contact_language,
+          opted_out_at: r.opted_out_at,
+          last_human_at: r.last_human_at,
+        }
+      : null,
+  };
+}
+
+/** listUnhandledInbound by the customer's wa_id: no need to know the conversation id first (pipelined with its state). */
+export async function listUnhandledInboundByWaId(tx: Tx, waId: string, opts: { limit?: number } = {}): Promise<MessageRow[]> {
+  const rows = await tx<MessageRow[]>`
+    select ${tx.unsafe(msgCols)} from alphadome.bot_message_logs
+     where conversation_id = (select id from alphadome.bot_conversations where wa_id = ${waId})
+       and direction = 'inbound' and handled_at is null
+       and sent_by is distinct from 'business'
+     order by coalesce(received_at, created_at), created_at, id
+     limit ${opts.limit ?? 20}`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/** SQLSTATE of alphadome.claim_unhandled when another job handled some of the messages. */
+export const CLAIM_CONFLICT = 'AD409';
+
+/**
+ * Lock the conversation, then mark its messages handled — or FAIL (SQLSTATE AD409) unless every
+ * one was still unhandled, so the statements pipelined behind it abort with the transaction
+ * (migration 0010). Use claimUnhandled where the caller awaits the claim before writing.
+ */
+export async function claimUnhandledOrFail(tx: Tx, conversationId: string, ids: readonly string[]): Promise<void> {
+  await tx`select alphadome.claim_unhandled(${conversationId}, ${ids as string[]}::uuid[])`;
+}
+
+/** SQLSTATE of alphadome.require_inbound_fastpath when the message needs the full path. */
+export const INBOUND_FULL_PATH = 'AD412';
+
+/**
+ * Pipelined behind storeInbound: fails (SQLSTATE AD412, the transaction rolls back) unless the
+ * message just stored is new, in a bot conversation of an active tenant with the bot on, from
+ * a customer who has not opted out — the case that needs no further decision (migration 0010).
+ */
+export async function requireInboundFastPath(tx: Tx): Promise<void> {
+  await tx`select alphadome.require_inbound_fastpath()`;
+}

@@ -196,3 +196,46 @@ export async function listConversationMessages(tx: Tx, conversationId: string, o
      order by created_at desc limit ${opts.limit ?? 50}`;
   return rows.reverse().map((r) => ({ ...r }));
 }
+
+/**
+ * insertOutboundMessage in one statement (so it can be pipelined behind other statements of the
+ * transaction): the new row, or the existing one with that key. `row` is null only if another
+ * transaction inserted the key after this statement's snapshot was taken (then nothing here
+ * knows its state: treat it as still to be sent; the send job is idempotent).
+ */
+export async function insertOutboundMessageOnce(tx: Tx, m: OutboundMessageInput): Promise<{ row: MessageRow | null; created: boolean }> {
+  const rows = await tx<(MessageRow & { created: boolean })[]>`
+    with ins as (
+      insert into alphadome.bot_message_logs
+        (tenant_id, conversation_id, direction, idempotency_key, wa_id, message_type, body, payload, status, status_at,
+         answer_path, template_id, faq_id, reply_to_wamid, sent_by)
+      values (${m.tenantId}, ${m.conversationId}, 'outbound', ${m.idempotencyKey}, ${m.waId}, ${m.messageType}, ${m.body},
+              ${tx.json(m.payload as never)}, 'queued', now(), ${m.answerPath}, ${m.templateId ?? null}, ${m.faqId ?? null},
+              ${m.replyToWamid ?? null}, ${m.sentBy ?? 'bot'})
+      on conflict (tenant_id, idempotency_key) do nothing
+      returning ${tx.unsafe(cols)}
+    )
+    select ${tx.unsafe(cols)}, true as created from ins
+    union all
+    select ${tx.unsafe(cols)}, false from alphadome.bot_message_logs
+     where idempotency_key = ${m.idempotencyKey} and not exists (select 1 from ins)`;
+  const r = rows[0];
+  if (!r) return { row: null, created: false };
+  const { created, ...row } = r;
+  return { row: row as MessageRow, created };
+}
+
+/**
+ * For the send stage, in one statement: the outbound row with this key and its conversation's
+ * last inbound time (the 24-hour window). Null when there is no such row.
+ */
+export async function getOutboundForSend(tx: Tx, key: string): Promise<{ row: MessageRow; lastInboundAt: Date | null } | null> {
+  const rows = await tx<(MessageRow & { conversation_last_inbound_at: Date | null })[]>`
+    select ${tx.unsafe(cols.replace(/(\w+)/g, 'm.$1'))}, c.last_inbound_at as conversation_last_inbound_at
+      from alphadome.bot_message_logs m left join alphadome.bot_conversations c on c.id = m.conversation_id
+     where m.idempotency_key = ${key}`;
+  const r = rows[0];
+  if (!r) return null;
+  const { conversation_last_inbound_at, ...row } = r;
+  return { row: row as MessageRow, lastInboundAt: row.conversation_id ? conversation_last_inbound_at : null };
+}
