@@ -11,13 +11,19 @@
  *   (d) every Postgres connection to the test database is terminated once.
  * The load generator behaves like Meta: it retries a webhook until it is answered 200.
  *
+ * The Graph simulator posts each accepted message's status webhooks (sent, delivered) to the
+ * ingress, signed like Meta's and echoing the send's biz_opaque_callback_data, as Meta does.
+ *
  * Afterwards every inbound message must have exactly one stored reply (an outbound row with
  * idempotency key `reply:<wamid>`) and at least one successful send at the simulator. The report
- * counts lost messages (no send; must be 0) and duplicate sends (must be ≤ the number of kills).
+ * counts lost messages (no send; must be 0) and duplicate sends (must be ≤ the number of kills),
+ * attributes each duplicate to the fault nearest before its first send, and, for anything lost,
+ * shows where its jobs stopped.
  */
 import { afterAll, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { Keyring } from '@alphadome/tenant-core';
+import { Queue } from 'bullmq';
+import { inboundJobId, Keyring, queueNames, redisOptionsFromUrl, replyJobId, sendJobId } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
 import {
   CANNED_TEXT,
@@ -29,6 +35,7 @@ import {
   openLoop,
   seedTenants,
   sleep,
+  STACK_APP_SECRET,
   STACK_KEYRING_SPEC,
   startIngressApp,
   startRedisServer,
@@ -44,15 +51,24 @@ const RATE = envNumber('CHAOS_RATE', 100);
 const TENANTS = 20;
 const KILLS = 3;
 const DRAIN_TIMEOUT_S = envNumber('CHAOS_DRAIN_TIMEOUT_S', 480);
+/**
+ * the drain also ends when nothing moved for this long (something is lost or stuck for good; a
+ * live straggler moves at least every retry-backoff cap, 60 s), or for a third of it with no job
+ * left in any queue
+ */
+const STUCK_S = envNumber('CHAOS_STUCK_S', 150);
 /** which faults to inject besides Graph's (default all): for attributing duplicates, e.g. CHAOS_FAULTS=kill */
 const FAULTS = new Set((process.env.CHAOS_FAULTS ?? 'kill,redis,pg').split(',').map((f) => f.trim()));
 const prefix = `chaos${Date.now().toString(36)}`;
 
 const workerTuning = {
-  // a killed worker's jobs are taken over within lock + stalled interval (~11 s), while a busy
-  // but live worker (2 cores shared by everything here) keeps renewing its locks every 4 s
-  WORKER_STALLED_INTERVAL_MS: '3000',
-  WORKER_LOCK_DURATION_MS: '8000',
+  // a killed worker's jobs are taken over within lock + stalled interval (~20 s; production's
+  // lock is BullMQ's 30 s), while a busy but live worker (2 cores shared by everything here)
+  // renews its locks every 7.5 s. Shorter locks were missed by live workers on a loaded machine:
+  // every miss counts toward BullMQ's maxStalledCount (1), and a send job stalled twice (a kill,
+  // then a missed renewal) is failed for good unsent.
+  WORKER_STALLED_INTERVAL_MS: '5000',
+  WORKER_LOCK_DURATION_MS: '15000',
   WORKER_RETRY_BASE_MS: '100',
   // 27 % of Graph calls fail: 12 attempts make a run of failures until the last one negligible
   WORKER_SEND_ATTEMPTS: '12',
@@ -81,10 +97,12 @@ function watch(app: ChildApp): ChildApp {
   return app;
 }
 let finished = false;
+const queuesToClose: Queue[] = [];
 
 afterAll(async () => {
   finished = true;
   for (const a of apps) await a.kill('SIGKILL');
+  for (const q of queuesToClose) await q.close().catch(() => {});
   await graph?.close();
   await openai?.close();
   if (redis) {
@@ -109,6 +127,13 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
 
   const ingress = await startIngressApp(env, { LOG_LEVEL: 'warn' });
   watch(ingress);
+  // Meta's status webhooks (sent, delivered) for every accepted message, echoing its callback data
+  const displayPhones = new Map(tenants.map((t) => [t.phoneNumberId, t.displayPhone.replace(/\D/g, '')]));
+  graph.setStatusWebhooks({
+    url: `${ingress.url}/webhooks/whatsapp`,
+    appSecret: STACK_APP_SECRET,
+    displayPhoneNumber: (id) => displayPhones.get(id) ?? id,
+  });
   watch(await startWorkerApp('worker-a', env, workerTuning));
   let workerB = watch(await startWorkerApp('worker-b', env, workerTuning));
   log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: redis :${redis.port} (appendonly), db ${db.name}, prefix ${prefix}`);
@@ -191,16 +216,39 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
         from alphadome.bot_message_logs where direction = 'outbound' and idempotency_key like ${pattern}`;
     return r!;
   };
+  const connection = { ...redisOptionsFromUrl(redis.url), maxRetriesPerRequest: 1 };
+  const queues = (['inbound', 'reply', 'send', 'status'] as const).map((q) => new Queue(queueNames[q], { connection, prefix }));
+  queuesToClose.push(...queues);
+  /** jobs not finished yet (waiting, active, delayed, prioritized), all queues */
+  const unfinished = async () => {
+    let n = 0;
+    for (const q of queues) {
+      const c = await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+      n += Object.values(c).reduce((a, b) => a + b, 0);
+    }
+    return n;
+  };
   const drainDeadline = Date.now() + DRAIN_TIMEOUT_S * 1000;
   let last = '';
+  let lastChange = Date.now();
+  let lastLogged = 0;
   for (;;) {
     const p = await progress().catch(() => ({ stored: -1, done: -1 }));
     const line = `replies stored ${p.stored}, sent or failed ${p.done}, successful Graph sends ${graph.sent().length}`;
     if (line !== last) {
       last = line;
-      if (Math.random() < 0.2) log(line);
+      lastChange = Date.now();
+      if (Date.now() - lastLogged > 5_000) {
+        lastLogged = Date.now();
+        log(line);
+      }
     }
     if (p.done >= MESSAGES) break;
+    const still = Date.now() - lastChange;
+    if (still > STUCK_S * 1000 || (still > (STUCK_S * 1000) / 3 && (await unfinished().catch(() => -1)) === 0)) {
+      log(`nothing moved for ${Math.round(still / 1000)} s (${await unfinished().catch(() => -1)} unfinished jobs): stopping the wait (${line})`);
+      break;
+    }
     if (apps.filter((a) => a.name.startsWith('worker') && a.alive()).length === 0) {
       log('no worker process is alive any more: stopping the wait');
       break;
@@ -211,8 +259,11 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
     }
     await sleep(1_000);
   }
+  const drainedAt = Date.now();
+  // stragglers: a send still retrying, status webhooks on their way
   await sleep(5_000);
-  const elapsedS = (Date.now() - t0) / 1000;
+  for (let i = 0; i < 20 && graph.pendingStatusDeliveries() > 0; i++) await sleep(500);
+  const elapsedS = (drainedAt - t0) / 1000;
   finished = true;
 
   // --- the report ---
@@ -225,6 +276,14 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
   const replies = new Map(replyRows.map((r) => [r.key, r]));
   const sendsByCustomer = new Map<string, number>();
   const dupCause = new Map<string, number>();
+  const dupDetails: string[] = [];
+  const rel = (t: number) => `${((t - t0) / 1000).toFixed(1)}s`;
+  const statusOf = new Map<string, string[]>();
+  for (const st of graph.statusDeliveries) {
+    const l = statusOf.get(st.wamid) ?? [];
+    l.push(`${st.status}:${st.deliveredAt ? rel(st.deliveredAt) : st.gaveUp ? 'gave-up' : 'pending'}`);
+    statusOf.set(st.wamid, l);
+  }
   for (const s of graph.sent()) {
     const to = String(s.body.to);
     if (!byCustomer.has(to)) continue;
@@ -235,6 +294,10 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
       const cause = [...marks].reverse().find((m) => m.at <= first.receivedAt + 2_000 && m.at >= first.receivedAt - 30_000);
       const key = cause ? cause.what : 'none';
       dupCause.set(key, (dupCause.get(key) ?? 0) + 1);
+      dupDetails.push(
+        `${byCustomer.get(to)}: 1st send at ${rel(first.receivedAt)} (statuses ${statusOf.get(first.messageId!)?.join(' ') ?? 'none'}), ` +
+          `2nd at ${rel(s.receivedAt)}; nearest fault ${key}${cause ? ` at ${rel(cause.at)}` : ''}`,
+      );
     }
   }
   let missingInbound = 0;
@@ -262,6 +325,7 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
     e5xx: calls.filter((r) => r.outcome === 'error' && r.status >= 500).length,
     timeout: calls.filter((r) => r.outcome === 'timeout').length,
   };
+  const statusPosted = graph.statusDeliveries.filter((x) => x.deliveredAt !== undefined).length;
   const report = {
     messages: MESSAGES,
     tenants: TENANTS,
@@ -274,6 +338,7 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
     messages_with_more_than_one_stored_reply: multiReply,
     replies_failed_for_good: failedReplies,
     graph_calls: calls.length,
+    status_webhooks_posted: `${statusPosted} of ${graph.statusDeliveries.length}`,
     graph_faults_injected: `${faultCounts.e130429} × 130429, ${faultCounts.e5xx} × 5xx, ${faultCounts.timeout} × timeout`,
     webhook_posts_retried: postAttempts - MESSAGES,
     elapsed_s: Math.round(elapsedS),
@@ -281,7 +346,31 @@ it(`${MESSAGES} messages across ${TENANTS} tenants survive worker kills, a Redis
     events: events.join('; '),
   };
   log(`REPORT ${JSON.stringify(report, null, 2)}`);
-  if (lost > 0 || noReply > 0) {
+  if (dupDetails.length > 0) log(`duplicates:\n  ${dupDetails.join('\n  ')}`);
+  if (lost > 0 || noReply > 0 || missingInbound > 0) {
+    // where did the lost messages' jobs stop?
+    const tenantOf = new Map(messages.map((m, i) => [m.wamid, tenants[i % TENANTS]!]));
+    const describe = async (queue: Queue, id: string) => {
+      const job = await queue.getJob(id).catch(() => undefined);
+      if (!job) return 'no job';
+      const state = await job.getState().catch(() => '?');
+      const since = job.processedOn ? `, last taken at ${rel(job.processedOn)}` : '';
+      return `${state}, attempts ${job.attemptsMade}${since}${job.failedReason ? `, "${job.failedReason.slice(0, 200)}"` : ''}`;
+    };
+    const [qIn, qReply, qSend] = queues;
+    const shown: string[] = [];
+    for (const m of messages) {
+      if (shown.length >= 10) break;
+      const isLost = !inboundSet.has(m.wamid) || !replies.get(`reply:${m.wamid}`) || (sendsByCustomer.get(m.from) ?? 0) === 0;
+      if (!isLost) continue;
+      const t = tenantOf.get(m.wamid)!;
+      shown.push(
+        `${m.wamid} (${t.slug}): inbound row ${inboundSet.has(m.wamid)}, reply row ${replies.has(`reply:${m.wamid}`)}, sends ${sendsByCustomer.get(m.from) ?? 0}; ` +
+          `inbound job ${await describe(qIn!, inboundJobId(t.id, m.wamid))}; reply job ${await describe(qReply!, replyJobId(t.id, m.wamid))}; ` +
+          `send job ${await describe(qSend!, sendJobId(t.id, `reply:${m.wamid}`))}`,
+      );
+    }
+    log(`lost messages (first ${shown.length}):\n  ${shown.join('\n  ')}`);
     for (const a of apps) log(`--- ${a.name} output tail ---\n${a.output().slice(-3000)}`);
   }
 

@@ -11,6 +11,7 @@ import { startSmtpSink, type SmtpSink } from '@alphadome/testkit/smtp-sink';
 import { createGraphClient, textMessage } from '@alphadome/whatsapp';
 import { startWorker, type WorkerHandle } from '../src/worker.ts';
 import type { SendJobData } from '../src/processors/send.ts';
+import type { DeliveryConfig } from '../src/delivery/config.ts';
 import {
   createTenant,
   dropPrefix,
@@ -114,7 +115,9 @@ beforeAll(async () => {
     // Here worker, simulator and test share one event loop on a busy 2-core machine (other test
     // files run beside this one), where that spread reaches a few hundred ms: widen it so the
     // test checks the limiter, not the machine's scheduling. Production keeps the 50 ms default.
-    delivery: { pairRetryMinMs: 200, parkRecheckMs: 60_000, windowMarginMs: 300 },
+    // attemptWaitMs: how long the retry of a call whose answer never came (a timeout) waits for
+    // Meta's status webhook before sending again (send.ts; 30 s by default)
+    delivery: { pairRetryMinMs: 200, parkRecheckMs: 60_000, windowMarginMs: 300, attemptWaitMs: 1_500 } as Partial<DeliveryConfig>,
     alerts: { smtpUrl: smtp.url, emailFrom: 'Alphadome <alerts@alphadome.test>', operatorEmails: ['ops@alphadome.test'] },
     maintenance: false,
     logger: createLogger('worker-delivery-test', 'silent'),
@@ -158,6 +161,9 @@ describe('retries by Meta error code', () => {
     const seen = (r: (typeof attempts)[number]) =>
       r.outcome === 'ok' ? 'ok' : r.outcome === 'timeout' ? 'timeout' : r.status >= 500 ? '5xx' : String(r.errorCode);
     expect(attempts.map(seen)).toEqual(['131056', '130429', '5xx', 'timeout', 'ok']);
+    // after the timeout (outcome unknown: Meta may have taken it) the retry first waited for a
+    // status webhook; none came (the simulator never took that one), so it sent again
+    expect(attempts[4]!.receivedAt - attempts[3]!.receivedAt).toBeGreaterThanOrEqual(1_500 - 50);
     const row = await outbound(F, key);
     expect(row.status).toBe('accepted');
   }, 30_000);

@@ -1,7 +1,9 @@
 // A loopback stand-in for Meta's WhatsApp Cloud (Graph) API: /messages sends and read
 // receipts, debug_token, media metadata and download, with Meta's error shapes and
-// injectable faults (latency, throughput/pair limits, expired tokens, 5xx, hung requests).
+// injectable faults (latency, throughput/pair limits, expired tokens, 5xx, hung requests);
+// optionally, the status webhooks (sent, delivered…) Meta posts for each accepted message.
 import { createHash, randomBytes } from 'node:crypto';
+import { buildWebhookObject, signBody, toMetaJson } from '@alphadome/whatsapp';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   bearerToken,
@@ -51,6 +53,40 @@ export interface GraphSimulatorOptions {
   validate?: boolean;
   /** Store parsed bodies in records (default true); benchmarks may turn this off to save memory. */
   recordBodies?: boolean;
+  /** Post status webhooks for accepted messages, as Meta does (off unless given; see setStatusWebhooks). */
+  statusWebhooks?: StatusWebhookOptions;
+}
+
+/** The message status webhooks Meta posts to an app's callback URL for every accepted message. */
+export interface StatusWebhookOptions {
+  /** Where to POST them, e.g. `${ingressUrl}/webhooks/whatsapp`. */
+  url: string;
+  /** The Meta app secret they are signed with (X-Hub-Signature-256 over the exact bytes posted). */
+  appSecret: string;
+  /** Which statuses, in order (default sent, delivered). */
+  statuses?: readonly ('sent' | 'delivered' | 'read')[];
+  /** Delay of each status after the previous one (after the send's answer for the first); default 20–200 ms. */
+  delayMs?: Latency;
+  /** `metadata.display_phone_number` for a phone number id (default: the id itself). */
+  displayPhoneNumber?: (phoneNumberId: string) => string;
+  /** Like Meta, retry a POST not answered 2xx (backing off up to 2 s) until this long after the first try; default 120 000. */
+  retryForMs?: number;
+}
+
+/** One status webhook the simulator posted (or is still trying to post). */
+export interface StatusDeliveryRecord {
+  wamid: string;
+  status: string;
+  phoneNumberId: string;
+  /** the send's biz_opaque_callback_data, echoed in the status, when it had one */
+  callbackData?: string;
+  /** POSTs made so far */
+  attempts: number;
+  /** HTTP status of the last POST (0 = no answer) */
+  lastStatus: number;
+  /** ms since epoch when answered 2xx; absent while still retrying or given up */
+  deliveredAt?: number;
+  gaveUp?: boolean;
 }
 
 export interface TokenInfo {
@@ -146,6 +182,8 @@ export class GraphSimulator {
   readonly received: GraphRequestRecord[] = [];
   readonly debugTokenCalls: DebugTokenRecord[] = [];
   readonly mediaRequests: MediaRequestRecord[] = [];
+  /** Status webhooks posted (with statusWebhooks configured), in the order scheduled. */
+  readonly statusDeliveries: StatusDeliveryRecord[] = [];
 
   private loopback: LoopbackServer | undefined;
   private rng: Rng;
@@ -158,10 +196,19 @@ export class GraphSimulator {
   private readonly waiters = new Waiters('GraphSimulator');
   private readonly instanceId = randomBytes(6).toString('hex').toUpperCase();
   private seq = 0;
+  private statusHooks: StatusWebhookOptions | null;
+  /** status delays draw from their own PRNG: turning webhooks on leaves the fault sequence as it was */
+  private readonly statusRng: Rng;
+  private readonly statusTimers = new Set<NodeJS.Timeout>();
+  private readonly statusAborts = new Set<AbortController>();
+  private closed = false;
+  private answeringCount = 0;
 
   constructor(private readonly opts: GraphSimulatorOptions = {}) {
     this.rng = createRng(opts.seed);
+    this.statusRng = createRng((opts.seed ?? 1) + 7919);
     this.faults = opts.faults ?? {};
+    this.statusHooks = opts.statusWebhooks ?? null;
   }
 
   /** @internal use startGraphSimulator() */
@@ -188,6 +235,11 @@ export class GraphSimulator {
   /** Requests currently held open by a 'timeout' fault. */
   get heldCount(): number {
     return this.loopback?.heldCount ?? 0;
+  }
+
+  /** /messages requests read and decided on, whose answer is still being delayed (latencyMs). */
+  get answering(): number {
+    return this.answeringCount;
   }
 
   // ---- inspection -------------------------------------------------------------------
@@ -280,11 +332,25 @@ export class GraphSimulator {
     queue.push(...steps);
   }
 
+  /**
+   * Turn the status webhooks on (or change where they go), or off with null. Only messages
+   * accepted after this call get them.
+   */
+  setStatusWebhooks(options: StatusWebhookOptions | null): void {
+    this.statusHooks = options ? { ...options } : null;
+  }
+
+  /** Status webhooks not yet answered 2xx and not given up (still scheduled or retrying). */
+  pendingStatusDeliveries(): number {
+    return this.statusDeliveries.filter((d) => d.deliveredAt === undefined && !d.gaveUp).length;
+  }
+
   /** Forget the recorded requests only. */
   clearRecords(): void {
     this.received.length = 0;
     this.debugTokenCalls.length = 0;
     this.mediaRequests.length = 0;
+    this.statusDeliveries.length = 0;
   }
 
   /** Back to a fresh simulator: records, faults, scripts, tokens, media, PRNG sequence. */
@@ -298,8 +364,12 @@ export class GraphSimulator {
     this.rng = createRng(this.opts.seed);
   }
 
-  /** Closes the server, ending keep-alive sockets and requests held by 'timeout' faults. */
+  /** Closes the server, ending keep-alive sockets and requests held by 'timeout' faults, and stops posting statuses. */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.statusTimers) clearTimeout(t);
+    this.statusTimers.clear();
+    for (const a of this.statusAborts) a.abort();
     this.waiters.rejectAll('closed');
     await this.loopback?.close();
   }
@@ -405,11 +475,92 @@ export class GraphSimulator {
     }
 
     const delay = pickLatency(this.rng, effective.latencyMs);
+    this.answeringCount++;
+    this.waiters.notify();
     this.loopback!.later(() => {
+      this.answeringCount--;
       record.respondedAt = Date.now();
       sendJson(res, reply.status, reply.body, reply.headers);
       this.record(record);
+      // accepted is accepted, whether or not the sender is still there to read the answer
+      if (record.kind === 'send' && record.outcome === 'ok' && record.messageId) {
+        const b = isObject(body) ? (body as GraphMessageBody) : {};
+        this.scheduleStatuses(phoneNumberId, record.messageId, String(b.to ?? b['recipient'] ?? ''), b['biz_opaque_callback_data']);
+      }
     }, delay);
+  }
+
+  // ---- status webhooks --------------------------------------------------------------
+
+  private scheduleStatuses(phoneNumberId: string, wamid: string, to: string, callback: unknown): void {
+    const hooks = this.statusHooks;
+    if (!hooks || this.closed) return;
+    const statuses = hooks.statuses ?? ['sent', 'delivered'];
+    let at = 0;
+    for (const status of statuses) {
+      at += pickLatency(this.statusRng, hooks.delayMs ?? { min: 20, max: 200 });
+      const rec: StatusDeliveryRecord = { wamid, status, phoneNumberId, attempts: 0, lastStatus: 0 };
+      if (typeof callback === 'string') rec.callbackData = callback;
+      this.statusDeliveries.push(rec);
+      const statusObj: Record<string, unknown> = { id: wamid, status, timestamp: String(Math.floor(Date.now() / 1000)) };
+      if (/^US\./.test(to)) statusObj['recipient_user_id'] = to;
+      else statusObj['recipient_id'] = waId(to);
+      if (rec.callbackData !== undefined) statusObj['biz_opaque_callback_data'] = rec.callbackData;
+      statusObj['pricing'] = { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
+      const raw = toMetaJson(
+        buildWebhookObject({
+          phoneNumberId,
+          displayPhoneNumber: hooks.displayPhoneNumber?.(phoneNumberId) ?? phoneNumberId,
+          statuses: [statusObj],
+        }),
+      );
+      this.statusTimer(() => void this.postStatus(hooks, rec, raw, Date.now() + (hooks.retryForMs ?? 120_000)), at);
+    }
+  }
+
+  private statusTimer(fn: () => void, ms: number): void {
+    if (this.closed) return;
+    const t = setTimeout(() => {
+      this.statusTimers.delete(t);
+      fn();
+    }, ms);
+    t.unref?.();
+    this.statusTimers.add(t);
+  }
+
+  private async postStatus(hooks: StatusWebhookOptions, rec: StatusDeliveryRecord, raw: string, giveUpAt: number): Promise<void> {
+    if (this.closed) return;
+    rec.attempts++;
+    const abort = new AbortController();
+    this.statusAborts.add(abort);
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    try {
+      const res = await fetch(hooks.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, hooks.appSecret) },
+        body: raw,
+        signal: abort.signal,
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      rec.lastStatus = res.status;
+    } catch {
+      rec.lastStatus = 0;
+    } finally {
+      clearTimeout(timer);
+      this.statusAborts.delete(abort);
+    }
+    if (rec.lastStatus >= 200 && rec.lastStatus < 300) {
+      rec.deliveredAt = Date.now();
+      this.waiters.notify();
+      return;
+    }
+    if (this.closed) return;
+    if (Date.now() >= giveUpAt) {
+      rec.gaveUp = true;
+      this.waiters.notify();
+      return;
+    }
+    this.statusTimer(() => void this.postStatus(hooks, rec, raw, giveUpAt), Math.min(2_000, 100 * 2 ** (rec.attempts - 1)));
   }
 
   private handleDebugToken(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {

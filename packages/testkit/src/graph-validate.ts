@@ -70,6 +70,10 @@ function validateSend(body: Obj): GraphErrorSpec | null {
       `(#100) Param type must be one of {${[...MESSAGE_TYPES].join(', ').toUpperCase()}} - got "${String(type)}".`,
     );
   }
+  const callback = body.biz_opaque_callback_data;
+  if (callback !== undefined && (typeof callback !== 'string' || [...callback].length > 512)) {
+    return invalidParameter('(#100) Param biz_opaque_callback_data must be a string of at most 512 characters.');
+  }
   const payload = body[type];
   if (!isObj(payload)) return required(type);
   if (type === 'text') {

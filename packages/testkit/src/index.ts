@@ -12,6 +12,8 @@ export type {
   GraphSimulatorOptions,
   MediaEntry,
   MediaRequestRecord,
+  StatusDeliveryRecord,
+  StatusWebhookOptions,
   TokenInfo,
 } from './graph-simulator.ts';
 export { GRAPH_ERRORS, graphErrorBody } from './graph-errors.ts';

@@ -39,6 +39,20 @@ export interface SendMessageResult {
   wamid: string;
 }
 
+export interface SendMessageOptions {
+  /**
+   * Meta's `biz_opaque_callback_data`: an arbitrary string (at most 512 characters) that Cloud
+   * API does not process but echoes in the sent/delivered/read status webhooks of this message.
+   * Lets a sender whose answer was lost (a crash, a timeout) learn from the status webhook that
+   * Meta accepted the message, and which wamid it got. Never put a secret in it: every app
+   * subscribed to the business account's webhooks sees it.
+   */
+  callbackData?: string;
+}
+
+/** Meta's limit on `biz_opaque_callback_data`. */
+export const CALLBACK_DATA_MAX_LENGTH = 512;
+
 export interface DebugTokenResult {
   isValid: boolean;
   /** null when the token never expires (system-user tokens report 0). */
@@ -63,7 +77,7 @@ export interface DownloadMediaOptions {
 
 export interface GraphClient {
   /** POST /{phoneNumberId}/messages; returns the wamid Meta assigned. */
-  sendMessage(phoneNumberId: string, token: string, payload: object): Promise<SendMessageResult>;
+  sendMessage(phoneNumberId: string, token: string, payload: object, opts?: SendMessageOptions): Promise<SendMessageResult>;
   /** Marks an inbound message read (blue ticks); `typing` also shows the typing indicator. */
   markRead(phoneNumberId: string, token: string, wamid: string, opts?: { typing?: boolean }): Promise<void>;
   /** GET /debug_token: validity, expiry and scopes of `inputToken`, asked with `appToken`. */
@@ -237,9 +251,17 @@ export function createGraphClient(options: GraphClientOptions = {}): GraphClient
   }
 
   return {
-    async sendMessage(phoneNumberId, token, payload) {
+    async sendMessage(phoneNumberId, token, payload, opts) {
       const op = 'sendMessage';
-      const { status, json } = await requestJson(op, 'POST', pathFor(phoneNumberId, 'messages'), token, [token], payload);
+      let body: object = payload;
+      if (opts?.callbackData !== undefined) {
+        // a caller bug, not a network error to retry: refuse before sending
+        if (opts.callbackData.length === 0 || [...opts.callbackData].length > CALLBACK_DATA_MAX_LENGTH) {
+          throw new RangeError(`callbackData must be 1 to ${CALLBACK_DATA_MAX_LENGTH} characters`);
+        }
+        body = { ...payload, biz_opaque_callback_data: opts.callbackData };
+      }
+      const { status, json } = await requestJson(op, 'POST', pathFor(phoneNumberId, 'messages'), token, [token], body);
       const messages = isObject(json) && Array.isArray(json['messages']) ? json['messages'] : undefined;
       const first: unknown = messages?.[0];
       const wamid = isObject(first) ? asString(first['id']) : undefined;

@@ -27,6 +27,12 @@ export interface DeliveryConfig {
   pairRetryMinMs: number;
   /** Meta's customer-service window */
   serviceWindowMs: number;
+  /**
+   * A send whose earlier attempt never got an answer (worker killed mid-call, timeout) waits
+   * this long after that attempt for Meta's status webhook (matched by biz_opaque_callback_data)
+   * before it sends again: the send may have been accepted (send.ts).
+   */
+  attemptWaitMs: number;
 }
 
 export const defaultDeliveryConfig: DeliveryConfig = {
@@ -39,6 +45,7 @@ export const defaultDeliveryConfig: DeliveryConfig = {
   retryCapMs: 60_000,
   pairRetryMinMs: 6000,
   serviceWindowMs: 24 * 3600 * 1000,
+  attemptWaitMs: 30_000,
 };
 
 const int = (min: number) => z.coerce.number().int().min(min).optional();
@@ -50,6 +57,7 @@ const envSchema = z.object({
   SEND_PARK_RECHECK_MS: int(100),
   SEND_RETRY_CAP_MS: int(1),
   SEND_PAIR_RETRY_MIN_MS: int(0),
+  SEND_ATTEMPT_WAIT_MS: int(0),
 });
 
 /** DeliveryConfig overrides from the environment (main.ts); throws a readable error on a bad value. */
@@ -65,5 +73,6 @@ export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv): Partial<DeliveryC
   if (e.SEND_PARK_RECHECK_MS !== undefined) out.parkRecheckMs = e.SEND_PARK_RECHECK_MS;
   if (e.SEND_RETRY_CAP_MS !== undefined) out.retryCapMs = e.SEND_RETRY_CAP_MS;
   if (e.SEND_PAIR_RETRY_MIN_MS !== undefined) out.pairRetryMinMs = e.SEND_PAIR_RETRY_MIN_MS;
+  if (e.SEND_ATTEMPT_WAIT_MS !== undefined) out.attemptWaitMs = e.SEND_ATTEMPT_WAIT_MS;
   return out;
 }

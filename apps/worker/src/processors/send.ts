@@ -1,14 +1,19 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import {
-  addUsage,
-  getMessageByIdempotencyKey,
-  markOutboundAccepted,
+  getOutboundForSend,
   markOutboundFailed,
-  touchConversationOutbound,
+  recordOutboundAccepted,
+  sendJobId,
+  withinDeadline,
   withTenant,
+  withTenantPipelined,
+  type Logger,
   type MessageRow,
+  type RecordAcceptedResult,
+  type Sql,
 } from '@alphadome/tenant-core';
-import { GraphApiError } from '@alphadome/whatsapp';
+import { GRAPH_INVALID_RESPONSE_CODE, GRAPH_NETWORK_CODE, GRAPH_TIMEOUT_CODE, GraphApiError } from '@alphadome/whatsapp';
 import type { ProcessorDeps } from '../deps.ts';
 import { BLOCKED_STATUSES, markCredentialsInvalid, parkSend, storedCredentialStatus } from '../delivery/credentials.ts';
 import { SendRetryError } from '../delivery/retry-policy.ts';
@@ -28,6 +33,106 @@ export interface DeliveryState {
   parked?: number;
 }
 export type SendJobData = SendJob & { delivery?: DeliveryState; lastError?: { code: number; title: string } };
+
+// ---- at-most-once toward Meta -----------------------------------------------------------------
+//
+// A Graph call whose answer we never read (the worker was killed, the call timed out, the
+// connection dropped) may or may not have been accepted. Sending again blindly is how a customer
+// gets the same reply twice. So every call is bracketed:
+//  - before it, an attempt marker in Redis (`<prefix>:send-attempt:<send job id>` = "p <ms>"),
+//    and the call carries biz_opaque_callback_data = "ad1:<outbound row id>", which Meta echoes
+//    in that message's status webhooks;
+//  - after Meta's answer, the marker holds the wamid ("w <wamid>") while the database write
+//    (retried in-process) records it: a Postgres cut or a kill between Meta's answer and the
+//    commit leaves the wamid where the retried job finds it, and records it instead of sending;
+//  - after an answer that says "not accepted" (an error body, a refused connection) the marker
+//    is deleted: the retry sends at once.
+// A retried job that finds a marker still "p" had an attempt whose outcome nobody saw. It waits
+// (moved to delayed, holding no worker slot) until attemptWaitMs after that attempt started, for
+// the status webhook: the status processor matches the callback data to the row and records the
+// wamid (status.ts), and the retry then finds the row sent. No status by then → Meta did not
+// take it: send again. A duplicate now needs Meta to accept a message and its status webhooks to
+// be later than attemptWaitMs, or Redis to lose the marker.
+
+/** How long after an unanswered attempt started its retry waits for a status webhook (default). */
+export const DEFAULT_ATTEMPT_WAIT_MS = 30_000;
+/** A marker outlives what it guards: the wait above, the retries of a failed database write. */
+const PENDING_MARKER_TTL_MS = DEFAULT_ATTEMPT_WAIT_MS + 10 * 60_000;
+const ACCEPTED_MARKER_TTL_MS = 60 * 60_000;
+
+export const sendAttemptKey = (prefix: string, sendId: string): string => `${prefix}:send-attempt:${sendId}`;
+
+const CALLBACK_PREFIX = 'ad1:';
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** biz_opaque_callback_data of a send: the outbound row's id (not a secret; nothing else). */
+export const sendCallbackData = (messageId: string): string => `${CALLBACK_PREFIX}${messageId}`;
+/** The outbound row id in a status's biz_opaque_callback_data, if it is one of ours. */
+export function parseSendCallbackData(v: unknown): string | null {
+  if (typeof v !== 'string' || !v.startsWith(CALLBACK_PREFIX)) return null;
+  const id = v.slice(CALLBACK_PREFIX.length);
+  return UUID_RE.test(id) ? id.toLowerCase() : null;
+}
+
+type AttemptMarker = { kind: 'pending'; startedAt: number } | { kind: 'accepted'; wamid: string };
+function parseMarker(v: string | null): AttemptMarker | null {
+  if (!v) return null;
+  if (v.startsWith('w ') && v.length > 2) return { kind: 'accepted', wamid: v.slice(2) };
+  if (v.startsWith('p ')) {
+    const startedAt = Number(v.slice(2));
+    if (Number.isFinite(startedAt)) return { kind: 'pending', startedAt };
+  }
+  return null;
+}
+
+/**
+ * An error after which Meta may still have accepted the message: no answer read (timeout, a
+ * connection cut mid-request), or a 2xx we could not understand. A refused connection and any
+ * error answer from Meta mean it was not accepted.
+ */
+export function outcomeUnknown(err: GraphApiError): boolean {
+  if (err.code === GRAPH_TIMEOUT_CODE || err.code === GRAPH_INVALID_RESPONSE_CODE) return true;
+  if (err.code === GRAPH_NETWORK_CODE) return err.details !== 'ECONNREFUSED' && err.details !== 'ENOTFOUND';
+  return false;
+}
+
+/**
+ * A database call of the send path settles within this, or the attempt fails (withinDeadline): a
+ * query on a connection that died can stay unsettled for good (a postgres.js quirk), and a job
+ * stuck in it keeps its lock alive and never finishes. The abandoned call is harmless: a read, or
+ * a write that is idempotent (recordOutboundAccepted).
+ */
+const DB_DEADLINE_MS = 20_000;
+
+/**
+ * Record the wamid Meta gave a row (once: see recordOutboundAccepted), retrying the write itself
+ * for a few seconds (a cut connection, a failover): Meta has accepted the message, so a failed
+ * write must not turn into a job retry that sends it again.
+ */
+async function recordAccepted(sql: Sql, tenantId: string, messageId: string, wamid: string, log: Logger): Promise<RecordAcceptedResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withinDeadline(
+        // BEGIN, the tenant, the one-statement record and COMMIT in one round trip
+        withTenantPipelined(sql, tenantId, (tx, commit) => {
+          const recorded = recordOutboundAccepted(tx, tenantId, messageId, wamid);
+          commit();
+          return recorded;
+        }),
+        DB_DEADLINE_MS,
+        'recording a sent message',
+      );
+    } catch (err) {
+      if (attempt >= 7) throw err;
+      log.warn({ attempt, err: { message: (err as Error).message } }, 'recording a sent message failed; retrying the write');
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** (attempt - 1))));
+    }
+  }
+}
+
+export interface SendProcessorOptions {
+  /** see DEFAULT_ATTEMPT_WAIT_MS */
+  attemptWaitMs?: number;
+}
 
 const settingNumber = (extra: Record<string, unknown>, key: string): number | undefined => {
   const v = extra[key];
@@ -49,21 +154,28 @@ const settingNumber = (extra: Record<string, unknown>, key: string): number | un
  * is counted in alphadome_send_failures_total{tenant,code}. The token lives only in the
  * in-memory tenant context; never in job data, logs or errors.
  */
-export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
+export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime, opts: SendProcessorOptions = {}) {
+  // (delivery config key `attemptWaitMs` when the delivery config carries it: SEND_ATTEMPT_WAIT_MS)
+  const attemptWaitMs = opts.attemptWaitMs ?? (rt.config as { attemptWaitMs?: number }).attemptWaitMs ?? DEFAULT_ATTEMPT_WAIT_MS;
+  const redis: Redis = rt.redis;
   return async (job: Job<SendJobData>, token?: string): Promise<SendOutcome> => {
     const d = job.data;
-    const state = await withTenant(deps.sql, d.tenantId, async (tx) => {
-      // the row and its conversation's last inbound time, pipelined: one round trip
-      const [row, [c]] = await Promise.all([
-        getMessageByIdempotencyKey(tx, d.idempotencyKey),
-        tx<{ last_inbound_at: Date | null }[]>`
-          select c.last_inbound_at from alphadome.bot_message_logs m
-            join alphadome.bot_conversations c on c.id = m.conversation_id
-           where m.idempotency_key = ${d.idempotencyKey}`,
-      ]);
-      return { row, lastInboundAt: row?.conversation_id ? c?.last_inbound_at ?? null : null };
-    });
-    let row: MessageRow | null = state.row;
+    const attemptKey = sendAttemptKey(deps.prefix, sendJobId(d.tenantId, d.idempotencyKey));
+    // the attempt marker is read beside the row (one round trip each, concurrently)
+    const markerP = redis.get(attemptKey);
+    markerP.catch(() => {});
+    // the row and its conversation's last inbound time in one statement; with BEGIN, the tenant
+    // and COMMIT: one round trip
+    const state = await withinDeadline(
+      withTenantPipelined(deps.sql, d.tenantId, (tx, commit) => {
+        const read = getOutboundForSend(tx, d.idempotencyKey);
+        commit();
+        return read;
+      }),
+      DB_DEADLINE_MS,
+      'reading the message to send',
+    );
+    let row: MessageRow | null = state?.row ?? null;
     const log = deps.logger.child({ tenantId: d.tenantId, wamid: row?.reply_to_wamid ?? undefined, jobId: job.id, queue: 'send' });
     if (!row) {
       log.warn({ idempotencyKey: d.idempotencyKey }, 'outbound message not found');
@@ -71,6 +183,25 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
     }
     if (row.wamid) return 'already_sent';
     if (row.status === 'failed') return 'already_failed';
+
+    // an earlier attempt of this send whose outcome was not recorded (see the top of this file)
+    const earlier = parseMarker(await markerP);
+    if (earlier?.kind === 'accepted') {
+      const r = await recordAccepted(deps.sql, d.tenantId, row.id, earlier.wamid, log);
+      log.warn({ outboundWamid: earlier.wamid, result: r }, 'an earlier attempt was accepted by Meta: its wamid recorded, not sent again');
+      return 'already_sent';
+    }
+    if (earlier?.kind === 'pending') {
+      const until = earlier.startedAt + attemptWaitMs;
+      if (Date.now() < until) {
+        log.warn({ waitMs: until - Date.now() }, 'an earlier attempt got no answer: waiting for its status webhook before sending again');
+        deps.metrics.sendDelays.inc({ reason: 'unanswered_attempt' });
+        if (!token) throw new Error('send job without a lock token cannot be delayed');
+        await job.moveToDelayed(until, token);
+        throw new DelayedError();
+      }
+      log.warn('an earlier attempt got no answer and no status webhook came: sending again');
+    }
 
     const failFor = async (code: number, title: string, unrecoverable: boolean): Promise<never> => {
       await withTenant(deps.sql, d.tenantId, (tx) => markOutboundFailed(tx, row!.id, { code, title }));
@@ -101,7 +232,7 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
 
     // 2. the 24-hour window
     let payload: Record<string, unknown> = row.payload ?? {};
-    if (row.message_type !== 'template' && outsideWindow(state.lastInboundAt, Date.now(), rt.config.serviceWindowMs)) {
+    if (row.message_type !== 'template' && outsideWindow(state?.lastInboundAt ?? null, Date.now(), rt.config.serviceWindowMs)) {
       const r = row;
       const fb = await withTenant(deps.sql, d.tenantId, (tx) => applyWindowFallback(tx, d.tenantId, r, 'last_inbound'));
       if (fb.kind === 'human') {
@@ -138,12 +269,18 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
       throw new DelayedError();
     }
 
-    // 4. the send
+    // 4. the send, bracketed by the attempt marker
     let wamid: string;
+    const sending = row;
+    await redis.set(attemptKey, `p ${Date.now()}`, 'PX', Math.max(PENDING_MARKER_TTL_MS, attemptWaitMs + 10 * 60_000));
     try {
-      ({ wamid } = await deps.graph.sendMessage(phoneNumberId, waToken, payload));
+      ({ wamid } = await deps.graph.sendMessage(phoneNumberId, waToken, payload, { callbackData: sendCallbackData(sending.id) }));
     } catch (err) {
       if (!(err instanceof GraphApiError)) throw err;
+      // Meta said no (or never got it): the retry needs no wait. Unknown outcome: keep the marker.
+      if (!outcomeUnknown(err)) {
+        await redis.del(attemptKey).catch((e: Error) => log.warn({ err: { message: e.message } }, 'clearing the send attempt marker failed'));
+      }
       deps.metrics.graphErrors.inc({ code: String(err.code), policy: err.policy });
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const elog = { code: err.code, policy: err.policy, title: err.title, attempt: job.attemptsMade + 1 };
@@ -178,28 +315,14 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
       }
     }
 
-    row = row as MessageRow;
-    const sent = row;
-    // Meta has accepted the message: if recording its wamid fails now, a job retry would send it
-    // again. Retry the write itself for a few seconds first (a cut connection, a failover).
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await withTenant(deps.sql, d.tenantId, async (tx) => {
-          if (await markOutboundAccepted(tx, sent.id, wamid)) {
-            // pipelined; the tenant's shared usage row last, so its lock is held only until COMMIT
-            await Promise.all([
-              sent.conversation_id ? touchConversationOutbound(tx, sent.conversation_id, new Date()) : null,
-              addUsage(tx, d.tenantId, { messages_out: 1 }),
-            ]);
-          }
-        });
-        break;
-      } catch (err) {
-        if (attempt >= 6) throw err;
-        log.warn({ attempt, err: { message: (err as Error).message } }, 'recording a sent message failed; retrying the write');
-        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
-      }
-    }
+    // Meta has accepted the message: the wamid goes beside the attempt marker (for a retry, should
+    // this process die or the database write fail for good) while the database records it
+    const sent = row as MessageRow;
+    const marked = redis
+      .set(attemptKey, `w ${wamid}`, 'PX', ACCEPTED_MARKER_TTL_MS)
+      .catch((e: Error) => log.warn({ err: { message: e.message } }, 'keeping the wamid beside the attempt marker failed'));
+    const [result] = await Promise.all([recordAccepted(deps.sql, d.tenantId, sent.id, wamid, log), marked]);
+    if (result === 'other') log.warn({ outboundWamid: wamid }, 'Meta accepted this message twice: another wamid was recorded first');
     log.info({ outboundWamid: wamid, path: sent.answer_path }, 'sent');
     return 'sent';
   };
