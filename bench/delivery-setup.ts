@@ -31,9 +31,13 @@ export interface DeliveryBench {
   sql: Sql;
   ingressUrl: string;
   addTenant(slug: string, phoneNumberId: string, ratePerSecond: number): Promise<BenchTenant>;
-  /** POST one signed text webhook; resolves with the time it was sent */
-  post(t: BenchTenant, from: string, text: string): Promise<number>;
+  /** POST one signed text webhook (`wamid` random unless given); resolves with the time it was sent */
+  post(t: BenchTenant, from: string, text: string, wamid?: string): Promise<number>;
   startWorker(): Promise<void>;
+  /** the worker's /metrics URL once started (Prometheus text: event-loop lag, job durations…) */
+  workerMetricsUrl: string | null;
+  redisUrl: string;
+  prefix: string;
   close(): Promise<void>;
 }
 
@@ -91,6 +95,13 @@ async function waitHttp(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/** Worker tuning knobs set in the bench's environment go to the worker too (experiments). */
+function workerTuning(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => /^(WORKER_|SEND_|DATABASE_POOL_MAX$)/.test(e[0]) && e[0] !== 'WORKER_CONCURRENCY' && !!e[1]),
+  );
+}
+
 export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerConcurrency: number }): Promise<DeliveryBench> {
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -130,11 +141,14 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
   const ingressUrl = `http://127.0.0.1:${ingressPort}`;
   await waitHttp(`${ingressUrl}/healthz`, 30_000);
 
-  return {
+  const bench: DeliveryBench = {
     graph,
     openai,
     sql,
     ingressUrl,
+    workerMetricsUrl: null,
+    redisUrl,
+    prefix,
     async addTenant(slug, phoneNumberId, ratePerSecond) {
       const t = await createTenant(sql, { slug, clientName: slug, phoneNumberId });
       const token = `EAAbench${slug}${randomBytes(12).toString('hex')}`;
@@ -146,12 +160,12 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
       });
       return { id: t.id, slug, phoneNumberId, token };
     },
-    async post(t, from, text) {
+    async post(t, from, text, wamid) {
       const raw = buildTextWebhook({
         phoneNumberId: t.phoneNumberId,
         displayPhoneNumber: '15550783881',
         from,
-        wamid: `wamid.BENCH${randomBytes(12).toString('hex')}`,
+        wamid: wamid ?? `wamid.BENCH${randomBytes(12).toString('hex')}`,
         text,
         name: 'Customer',
       });
@@ -168,12 +182,14 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
     async startWorker() {
       const port = await freePort();
       const worker = startChild('apps/worker/src/main.ts', {
+        ...workerTuning(),
         ...env,
         WORKER_PORT: String(port),
         WORKER_CONCURRENCY: String(opts.workerConcurrency),
       });
       children.push(worker);
       await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
+      bench.workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
     },
     async close() {
       for (const c of children.reverse()) await stopChild(c);
@@ -192,6 +208,7 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
       await admin.end();
     },
   };
+  return bench;
 }
 
 /** Run `fn` over `items` with at most `n` in flight. */

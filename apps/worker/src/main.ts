@@ -18,12 +18,23 @@ const tuning = z
   .object({
     WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).optional(),
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(200).optional(),
+    // times a job may be found stalled (its worker died or missed its lock renewals) before it
+    // is failed; every stage is safe to run again, so a job killed twice is retried, not lost
+    WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(5),
+    // longest a database transaction of the message path may take before it is given up
+    // (a query on a connection the server cut can otherwise stay unsettled forever); 0 = none
+    DATABASE_TX_DEADLINE_MS: z.coerce.number().int().min(0).default(30_000),
     WORKER_RETRY_BASE_MS: z.coerce.number().int().min(1).optional(),
     WORKER_REPLY_ATTEMPTS: z.coerce.number().int().min(1).max(20).optional(),
     WORKER_SEND_ATTEMPTS: z.coerce.number().int().min(1).max(50).optional(),
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
     // per-request timeout of Graph API calls (a send that hangs holds a job slot this long)
     GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    // per-tenant in-flight cap per queue, across workers (delivery/tenant-inflight.ts); 0 = none.
+    // Defaults from WORKER_CONCURRENCY: inbound 8, send 16, reply 3/4 of the slots (never all).
+    WORKER_TENANT_INFLIGHT_INBOUND: z.coerce.number().int().min(0).optional(),
+    WORKER_TENANT_INFLIGHT_REPLY: z.coerce.number().int().min(0).optional(),
+    WORKER_TENANT_INFLIGHT_SEND: z.coerce.number().int().min(0).optional(),
   })
   .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
 if (!tuning.success) {
@@ -55,6 +66,7 @@ const sql = createSql({
   prepare: config.DATABASE_PREPARE === 'true',
   max: config.DATABASE_POOL_MAX,
   name: 'alphadome-worker',
+  txDeadlineMs: t.DATABASE_TX_DEADLINE_MS,
 });
 const metrics = new WorkerMetrics({ defaultMetrics: true });
 
@@ -75,8 +87,16 @@ const handle = await startWorker({
   alerts: alertsEnv,
   metaAppToken: metaAppId && config.META_APP_SECRET ? `${metaAppId}|${config.META_APP_SECRET}` : undefined,
   maintenance: {},
+  tenantInflight: {
+    caps: {
+      ...(t.WORKER_TENANT_INFLIGHT_INBOUND !== undefined ? { inbound: t.WORKER_TENANT_INFLIGHT_INBOUND } : {}),
+      ...(t.WORKER_TENANT_INFLIGHT_REPLY !== undefined ? { reply: t.WORKER_TENANT_INFLIGHT_REPLY } : {}),
+      ...(t.WORKER_TENANT_INFLIGHT_SEND !== undefined ? { send: t.WORKER_TENANT_INFLIGHT_SEND } : {}),
+    },
+  },
   ...(t.WORKER_STALLED_INTERVAL_MS !== undefined ? { stalledIntervalMs: t.WORKER_STALLED_INTERVAL_MS } : {}),
   ...(t.WORKER_LOCK_DURATION_MS !== undefined ? { lockDurationMs: t.WORKER_LOCK_DURATION_MS } : {}),
+  maxStalledCount: t.WORKER_MAX_STALLED_COUNT,
   ...(t.TENANT_CACHE_TTL_MS !== undefined ? { contextTtlMs: t.TENANT_CACHE_TTL_MS } : {}),
   retry: {
     ...(t.WORKER_RETRY_BASE_MS !== undefined ? { retryBaseMs: t.WORKER_RETRY_BASE_MS } : {}),

@@ -55,6 +55,12 @@ export class WorkerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly tenantParked = new Counter({
+    name: 'alphadome_worker_tenant_parked_total',
+    help: 'Jobs parked because their tenant had its in-flight cap of that queue running, by queue',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
   readonly alertsSent = new Counter({
     name: 'alphadome_alerts_total',
     help: 'Alerts sent, by kind',

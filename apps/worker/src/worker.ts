@@ -23,6 +23,7 @@ import type { DeliveryConfig } from './delivery/config.ts';
 import { releaseFairJob } from './delivery/fair-enqueue.ts';
 import { deliveryBackoffStrategy } from './delivery/retry-policy.ts';
 import { createDeliveryRuntime, type DeliveryRuntime } from './delivery/runtime.ts';
+import { defaultTenantCaps, defaultTenantInflight, TenantInflight, type CappedQueue, type PromoteTarget, type TenantInflightConfig } from './delivery/tenant-inflight.ts';
 import { connectionFromUrl, createWorkerQueues, defaultRetryPolicy, type RetryPolicy, type WorkerQueues } from './queues.ts';
 
 export interface StartWorkerOptions {
@@ -51,6 +52,8 @@ export interface StartWorkerOptions {
   stalledIntervalMs?: number;
   /** how long a job's lock lives without renewal; a killed worker's job is taken over after it */
   lockDurationMs?: number;
+  /** times a job may stall (worker died / lock lost) before BullMQ fails it; default 5 */
+  maxStalledCount?: number;
   retry?: Partial<RetryPolicy>;
   contextTtlMs?: number;
   logger?: Logger;
@@ -70,6 +73,11 @@ export interface StartWorkerOptions {
   maintenance?: false | { tokenExpiryEveryMs?: number; reconcileEveryMs?: number };
   /** which queues to work (default all four) */
   queues?: readonly ('inbound' | 'reply' | 'send' | 'status')[];
+  /**
+   * per-tenant in-flight cap (delivery/tenant-inflight.ts): how many jobs of one tenant run at
+   * once per queue, across workers (defaults from the concurrency); false turns it off
+   */
+  tenantInflight?: false | (Partial<Omit<TenantInflightConfig, 'caps'>> & { caps?: Partial<Record<CappedQueue, number>> });
 }
 
 export interface WorkerHandle {
@@ -91,7 +99,7 @@ export interface WorkerHandle {
 export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {
   const logger = opts.logger ?? createLogger('worker');
   const ownSql = !opts.sql;
-  const sql = opts.sql ?? createSql({ url: required(opts.databaseUrl, 'databaseUrl'), name: 'alphadome-worker' });
+  const sql = opts.sql ?? createSql({ url: required(opts.databaseUrl, 'databaseUrl'), name: 'alphadome-worker', txDeadlineMs: 30_000 });
   const retry: RetryPolicy = { ...defaultRetryPolicy, ...opts.retry };
   const queues = createWorkerQueues({ redisUrl: opts.redisUrl, prefix: opts.prefix, retry });
   const metrics = opts.metrics ?? new WorkerMetrics();
@@ -141,13 +149,29 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   };
   const runMaintenance = maintenanceProcessor(deps, delivery, maintenanceOpts);
 
+  const concurrency = opts.concurrency ?? 16;
+  const inflight =
+    opts.tenantInflight === false
+      ? null
+      : new TenantInflight(
+          delivery.redis,
+          opts.prefix,
+          {
+            ...defaultTenantInflight,
+            ...opts.tenantInflight,
+            caps: { ...defaultTenantCaps(concurrency), ...opts.tenantInflight?.caps },
+          },
+          (err) => logger.warn({ err: err.message }, 'tenant in-flight cap: promotion failed'),
+        );
+
   const connection = connectionFromUrl(opts.redisUrl);
   const common = {
     connection,
     prefix: opts.prefix,
-    concurrency: opts.concurrency ?? 16,
+    concurrency,
     ...(opts.stalledIntervalMs !== undefined ? { stalledInterval: opts.stalledIntervalMs } : {}),
     ...(opts.lockDurationMs !== undefined ? { lockDuration: opts.lockDurationMs } : {}),
+    maxStalledCount: opts.maxStalledCount ?? 5,
     autorun: false,
   };
   const processors: Record<'inbound' | 'reply' | 'send' | 'status', Processor> = {
@@ -159,12 +183,21 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const names = opts.queues ?? (['inbound', 'reply', 'send', 'status'] as const);
   const workers = names.map((name) => {
     const processor = processors[name];
+    const capped = inflight !== null && inflight.capOf(name) > 0;
     const timed: Processor = async (job: Job, token?: string) => {
+      const tenantId = (job.data as { tenantId?: string } | undefined)?.tenantId;
+      // per-tenant in-flight cap: a tenant over it waits parked, holding no slot (fairness)
+      const held = capped && !!tenantId && !!token && !!job.id;
+      if (held && !(await inflight.acquire(name, tenantId!, job.id!))) {
+        metrics.tenantParked.inc({ queue: name });
+        return inflight.park(w, job, token!);
+      }
       const end = metrics.jobDuration.startTimer({ queue: name });
       try {
         return await processor(job, token);
       } finally {
         end();
+        if (held) await inflight.release(w, tenantId!, job.id!).catch((err: Error) => logger.warn({ queue: name, err: err.message }, 'tenant in-flight release failed'));
       }
     };
     // send: Meta-aware retry backoff (delivery/retry-policy.ts)
@@ -211,8 +244,25 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     workers.push(mw);
   }
   for (const w of workers) void w.run().catch((err: Error) => logger.error({ err: err.message }, 'worker stopped'));
+  // promotions lost to a crashed worker: pump every tenant with parked jobs now and then
+  const promoteTargets = new Map<string, PromoteTarget>(workers.filter((w) => w.name !== queueNames.maintenance).map((w) => [w.name, w]));
+  // and count the worker processes sharing the queues: the caps are per worker's worth of slots
+  // (BullMQ names its connections; a Redis that refuses CLIENT LIST leaves the count at 1)
+  const countWorkers = async (): Promise<void> => {
+    if (!inflight) return;
+    const n = await queues.reply.getWorkersCount().catch(() => 1);
+    inflight.setWorkerCount(n);
+  };
+  const sweeper = inflight
+    ? setInterval(() => {
+        void countWorkers();
+        inflight.sweep(promoteTargets).catch((err: Error) => logger.warn({ err: err.message }, 'tenant in-flight sweep failed'));
+      }, inflight.config.sweepMs)
+    : null;
+  sweeper?.unref();
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  logger.info({ queues: names, prefix: opts.prefix, concurrency: common.concurrency }, 'worker started');
+  await countWorkers();
+  logger.info({ queues: names, prefix: opts.prefix, concurrency, tenantCaps: inflight?.config.caps ?? 'off' }, 'worker started');
 
   let closing: Promise<void> | null = null;
   return {
@@ -225,6 +275,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     isReady: () => !closing && workers.every((w) => w.isRunning()),
     close() {
       closing ??= (async () => {
+        if (sweeper) clearInterval(sweeper);
         await Promise.all(workers.map((w) => w.close()));
         await queues.close();
         await maintenanceQueue?.close();
