@@ -8,17 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { fixtures } from '@alphadome/whatsapp/fixtures';
 import { parseWebhook, parseWebhookLean, type WebhookItem, type WebhookLeanItem } from '@alphadome/whatsapp';
+import { createRng } from '@alphadome/testkit';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What routing and the jobs take from an item (the message/status object itself aside). */
 function summary(item: WebhookItem | WebhookLeanItem): Record<string, unknown> {
@@ -74,7 +65,7 @@ describe('parseWebhookLean ≡ parseWebhook (accepts and refuses the same)', () 
   });
 
   it('on 5,000 seeded mutations of the example payloads', () => {
-    const rng = mulberry32(20250619);
+    const rng = createRng(20250619);
     for (let i = 0; i < 5_000; i++) {
       const [, json] = bodies[Math.floor(rng() * bodies.length)]!;
       expectSameVerdict(mutate(json, rng));

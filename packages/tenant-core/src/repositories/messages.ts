@@ -98,16 +98,9 @@ export interface OutboundMessageInput {
  * Returns the row and whether this call created it.
  */
 export async function insertOutboundMessage(tx: Tx, m: OutboundMessageInput): Promise<{ row: MessageRow; created: boolean }> {
-  const inserted = await tx<MessageRow[]>`
-    insert into alphadome.bot_message_logs
-      (tenant_id, conversation_id, direction, idempotency_key, wa_id, message_type, body, payload, status, status_at,
-       answer_path, template_id, faq_id, reply_to_wamid, sent_by)
-    values (${m.tenantId}, ${m.conversationId}, 'outbound', ${m.idempotencyKey}, ${m.waId}, ${m.messageType}, ${m.body},
-            ${tx.json(m.payload as never)}, 'queued', now(), ${m.answerPath}, ${m.templateId ?? null}, ${m.faqId ?? null},
-            ${m.replyToWamid ?? null}, ${m.sentBy ?? 'bot'})
-    on conflict (tenant_id, idempotency_key) do nothing
-    returning ${tx.unsafe(cols)}`;
-  if (inserted[0]) return { row: inserted[0], created: true };
+  const once = await insertOutboundMessageOnce(tx, m);
+  if (once.row) return { row: once.row, created: once.created };
+  // inserted by another transaction after this statement's snapshot: read it back now
   const existing = await getMessageByIdempotencyKey(tx, m.idempotencyKey);
   if (!existing) throw new Error('outbound message conflicted but cannot be read back');
   return { row: existing, created: false };
