@@ -240,7 +240,7 @@ export async function storeInbound(tx: Tx, m: StoreInboundInput): Promise<Stored
     select set_config('alphadome.inbound_created', coalesce((select id::text from ins), ''), true)`.execute();
   first.catch(() => {}); // the second statement fails too, and is awaited
   const second = tx<
-    {
+    (Omit<ConversationState, 'id'> & {
       is_active: boolean | null;
       bot_enabled: boolean | null;
       debounce_ms: number | null;
@@ -249,17 +249,7 @@ export async function storeInbound(tx: Tx, m: StoreInboundInput): Promise<Stored
       created: boolean | null;
       handled: boolean | null;
       conv_id: string | null;
-      contact_id: string;
-      wa_id: string;
-      mode: 'bot' | 'human';
-      mode_changed_at: Date | null;
-      away_period: string | null;
-      handover_reason: string | null;
-      contact_name: string | null;
-      contact_language: string | null;
-      opted_out_at: Date | null;
-      last_human_at: Date | null;
-    }[]
+    })[]
   >`
     with msg as (
       select m.id, m.conversation_id, m.handled_at is not null as handled,
