@@ -11,7 +11,6 @@ import { startSmtpSink, type SmtpSink } from '@alphadome/testkit/smtp-sink';
 import { createGraphClient, textMessage } from '@alphadome/whatsapp';
 import { startWorker, type WorkerHandle } from '../src/worker.ts';
 import type { SendJobData } from '../src/processors/send.ts';
-import type { DeliveryConfig } from '../src/delivery/config.ts';
 import {
   createTenant,
   dropPrefix,
@@ -117,7 +116,7 @@ beforeAll(async () => {
     // test checks the limiter, not the machine's scheduling. Production keeps the 50 ms default.
     // attemptWaitMs: how long the retry of a call whose answer never came (a timeout) waits for
     // Meta's status webhook before sending again (send.ts; 30 s by default)
-    delivery: { pairRetryMinMs: 200, parkRecheckMs: 60_000, windowMarginMs: 300, attemptWaitMs: 1_500 } as Partial<DeliveryConfig>,
+    delivery: { pairRetryMinMs: 200, parkRecheckMs: 60_000, windowMarginMs: 300, attemptWaitMs: 1_500 },
     alerts: { smtpUrl: smtp.url, emailFrom: 'Alphadome <alerts@alphadome.test>', operatorEmails: ['ops@alphadome.test'] },
     maintenance: false,
     logger: createLogger('worker-delivery-test', 'silent'),

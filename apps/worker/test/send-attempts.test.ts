@@ -3,7 +3,6 @@ import { createLogger, insertOutboundMessage, sendJobId, upsertContactAndConvers
 import { createTestDatabase, redisUrl, TEST_KEYRING_SPEC, type TestDatabase } from '@alphadome/testkit/database';
 import { startGraphSimulator, type GraphSimulator } from '@alphadome/testkit';
 import { createGraphClient, textMessage } from '@alphadome/whatsapp';
-import type { DeliveryConfig } from '../src/delivery/config.ts';
 import { createWorkerQueues, type WorkerQueues } from '../src/queues.ts';
 import { startWorker, type WorkerHandle } from '../src/worker.ts';
 import {
@@ -79,7 +78,7 @@ async function startSendWorker(opts: { graphTimeoutMs?: number } = {}): Promise<
     stalledIntervalMs: 500,
     lockDurationMs: 1_500,
     retry: { retryBaseMs: 100, sendAttempts: 8 },
-    delivery: { attemptWaitMs: ATTEMPT_WAIT_MS } as Partial<DeliveryConfig>,
+    delivery: { attemptWaitMs: ATTEMPT_WAIT_MS },
     maintenance: false,
     logger: createLogger('send-attempts-test', 'silent'),
   });

@@ -155,8 +155,8 @@ const settingNumber = (extra: Record<string, unknown>, key: string): number | un
  * in-memory tenant context; never in job data, logs or errors.
  */
 export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime, opts: SendProcessorOptions = {}) {
-  // (delivery config key `attemptWaitMs` when the delivery config carries it: SEND_ATTEMPT_WAIT_MS)
-  const attemptWaitMs = opts.attemptWaitMs ?? (rt.config as { attemptWaitMs?: number }).attemptWaitMs ?? DEFAULT_ATTEMPT_WAIT_MS;
+  // the delivery config's attemptWaitMs (SEND_ATTEMPT_WAIT_MS) unless the caller overrides it
+  const attemptWaitMs = opts.attemptWaitMs ?? rt.config.attemptWaitMs ?? DEFAULT_ATTEMPT_WAIT_MS;
   const redis: Redis = rt.redis;
   return async (job: Job<SendJobData>, token?: string): Promise<SendOutcome> => {
     const d = job.data;
