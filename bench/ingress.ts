@@ -29,6 +29,7 @@ import { Redis } from 'ioredis';
 import { createSql, migrate, queueNames, redisOptionsFromUrl, withTenant } from '@alphadome/tenant-core';
 import { buildTextWebhook } from '@alphadome/whatsapp';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
+import { dropPrefix } from './stack.ts';
 
 export interface IngressBenchResult {
   baseline_rps: number;
@@ -200,7 +201,7 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
     };
   } finally {
     for (const c of children) c.kill('SIGKILL');
-    await deleteKeys(redisUrl, prefix);
+    await dropPrefix(redisUrl, prefix);
     await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
     await admin.end();
   }
@@ -350,19 +351,6 @@ async function countJobs(url: string, prefix: string): Promise<number> {
   }
 }
 
-async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisOptionsFromUrl(url));
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Keyring, putSecret, queueNames, withTenant, type Sql } from '@alphadome/tenant-core';
 import { redisUrl, TEST_KEYRING_SPEC } from '@alphadome/testkit/database';
 import { buildStatusWebhook, buildTextWebhook, signBody } from '@alphadome/whatsapp';
 import { connectionFromUrl } from '../src/queues.ts';
+import { dropPrefix as dropStackPrefix } from '../../../bench/stack.ts';
 
 /** Helpers for the worker's end-to-end tests: real ingress (child process), real Redis/Postgres. */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -220,17 +220,7 @@ export async function waitForQueuesIdle(
 
 /** Remove every Redis key of a test's queue prefix. */
 export async function dropPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl());
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await dropStackPrefix(redisUrl(), prefix);
 }
 
 export interface MessageLog {
