@@ -372,12 +372,16 @@ describe('budget', () => {
     expect(openai.requests.length).toBeGreaterThan(llmBefore);
     const budgetNotes = () => sendsTo('254799000222').filter((r) => /this month's AI budget/.test(r.body.text?.body ?? ''));
     expect(budgetNotes()).toHaveLength(1);
-    const [usage] = await withTenant(db.sql, B.id, (tx) => tx<{ prompt_tokens: string; cost_estimate_usd: string }[]>`select prompt_tokens, cost_estimate_usd from alphadome.bot_usage_daily where day = ${day}`);
+    const [usage] = await withTenant(db.sql, B.id, (tx) => tx<{ prompt_tokens: string; cost_estimate_usd: string }[]>`select sum(prompt_tokens) as prompt_tokens, sum(cost_estimate_usd) as cost_estimate_usd from alphadome.bot_usage_daily where day = ${day}`);
     expect(Number(usage!.prompt_tokens)).toBeGreaterThan(790);
     expect(Number(usage!.cost_estimate_usd)).toBeGreaterThan(0);
 
     // used up: the LLM is not called; FAQ answers, the rest gets the fallback
-    await withTenant(db.sql, B.id, (tx) => tx`update alphadome.bot_usage_daily set prompt_tokens = 1200 where day = ${day}`);
+    // the day's usage is one row per shard (migration 0012): make the day's total exactly 1,200
+    await withTenant(db.sql, B.id, async (tx) => {
+      await tx`update alphadome.bot_usage_daily set prompt_tokens = 0, completion_tokens = 0 where day = ${day}`;
+      await tx`update alphadome.bot_usage_daily set prompt_tokens = 1200 where day = ${day} and shard = (select min(shard) from alphadome.bot_usage_daily where day = ${day})`;
+    });
     const c2 = newCustomer();
     const llmAt = openai.requests.length;
     await say(B, c2, 'Do you repair phones?');
@@ -391,7 +395,7 @@ describe('budget', () => {
     expect(out.map((m) => m.answer_path)).toEqual(['faq', 'fallback']);
     const audit = await withTenant(db.sql, B.id, (tx) => tx<{ action: string }[]>`select action from alphadome.bot_audit_log where action like 'budget.%' order by id`);
     expect(audit.map((a) => a.action)).toEqual(['budget.alert_80', 'budget.exhausted']);
-    const [flag] = await withTenant(db.sql, B.id, (tx) => tx<{ llm_skipped_budget: number }[]>`select llm_skipped_budget from alphadome.bot_usage_daily where day = ${day}`);
+    const [flag] = await withTenant(db.sql, B.id, (tx) => tx<{ llm_skipped_budget: number }[]>`select sum(llm_skipped_budget)::int as llm_skipped_budget from alphadome.bot_usage_daily where day = ${day}`);
     expect(flag!.llm_skipped_budget).toBeGreaterThanOrEqual(1);
     expect(budgetNotes()).toHaveLength(2); // the 80 % alert and the exhaustion notice, once each
   });

@@ -233,7 +233,8 @@ describe('reply paths', () => {
     expect(out.map((m) => m.answer_path)).toEqual(['canned', 'llm']);
     const usage = await withTenant(db.sql, A.id, (tx) =>
       tx<{ prompt_tokens: string; completion_tokens: string; answers_llm: number }[]>`
-        select prompt_tokens, completion_tokens, answers_llm from alphadome.bot_usage_daily`,
+        select sum(prompt_tokens) as prompt_tokens, sum(completion_tokens) as completion_tokens, sum(answers_llm)::int as answers_llm
+          from alphadome.bot_usage_daily`,
     );
     expect(usage[0]!.answers_llm).toBeGreaterThanOrEqual(1);
     expect(Number(usage[0]!.prompt_tokens)).toBeGreaterThan(0);

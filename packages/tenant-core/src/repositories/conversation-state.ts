@@ -176,9 +176,9 @@ export async function listBudgetEvents(tx: Tx): Promise<{ kind: BudgetEventKind;
 
 export async function addSkippedForBudget(tx: Tx, tenantId: string): Promise<void> {
   await tx`
-    insert into alphadome.bot_usage_daily (tenant_id, day, llm_skipped_budget)
-    values (${tenantId}, (now() at time zone 'utc')::date, 1)
-    on conflict (tenant_id, day) do update set llm_skipped_budget = bot_usage_daily.llm_skipped_budget + 1`;
+    insert into alphadome.bot_usage_daily (tenant_id, day, shard, llm_skipped_budget)
+    values (${tenantId}, (now() at time zone 'utc')::date, alphadome.usage_shard(), 1)
+    on conflict (tenant_id, day, shard) do update set llm_skipped_budget = bot_usage_daily.llm_skipped_budget + 1`;
 }
 
 /** Display names and numbers of other tenants (output guard); a SECURITY DEFINER function. */
@@ -282,9 +282,9 @@ export async function storeInbound(tx: Tx, m: StoreInboundInput): Promise<Stored
        where l.id = (select id from msg)
       returning l.id
     ), usage as (
-      insert into alphadome.bot_usage_daily (tenant_id, day, messages_in)
-      select ${m.tenantId}, ${day}, 1 where exists (select 1 from msg where created)
-      on conflict (tenant_id, day) do update set messages_in = alphadome.bot_usage_daily.messages_in + 1
+      insert into alphadome.bot_usage_daily (tenant_id, day, shard, messages_in)
+      select ${m.tenantId}, ${day}, alphadome.usage_shard(), 1 where exists (select 1 from msg where created)
+      on conflict (tenant_id, day, shard) do update set messages_in = alphadome.bot_usage_daily.messages_in + 1
       returning 1
     ), state as (
       select c.id, c.contact_id, c.wa_id, c.mode, c.mode_changed_at, c.away_period, c.handover_reason,

@@ -41,9 +41,9 @@ export async function recordOutboundAccepted(tx: Tx, tenantId: string, id: strin
         from upd where c.id = upd.conversation_id
       returning c.id
     ), usage as (
-      insert into alphadome.bot_usage_daily (tenant_id, day, messages_out)
-      select ${tenantId}, ${day}, 1 where exists (select 1 from upd)
-      on conflict (tenant_id, day) do update set messages_out = alphadome.bot_usage_daily.messages_out + 1
+      insert into alphadome.bot_usage_daily (tenant_id, day, shard, messages_out)
+      select ${tenantId}, ${day}, alphadome.usage_shard(), 1 where exists (select 1 from upd)
+      on conflict (tenant_id, day, shard) do update set messages_out = alphadome.bot_usage_daily.messages_out + 1
       returning 1
     ), cur as (
       select m.wamid from alphadome.bot_message_logs m where m.id = ${id} and m.direction = 'outbound' for share

@@ -28,8 +28,9 @@ const columns = [
 ] as const satisfies readonly (keyof UsageDelta)[];
 
 /**
- * Add to today's usage row of the transaction's tenant (one upsert; concurrent writers add up
- * because the increment happens in the row update). `day` is the UTC date unless given.
+ * Add to today's usage of the transaction's tenant (one upsert into its session's shard row,
+ * migration 0012; concurrent writers add up because the increment happens in the row update).
+ * `day` is the UTC date unless given.
  */
 export async function addUsage(tx: Tx, tenantId: string, delta: UsageDelta, day?: string): Promise<void> {
   const v = (k: (typeof columns)[number]) => delta[k] ?? 0;
@@ -37,12 +38,12 @@ export async function addUsage(tx: Tx, tenantId: string, delta: UsageDelta, day?
   const d = day ?? new Date().toISOString().slice(0, 10);
   await tx`
     insert into alphadome.bot_usage_daily
-      (tenant_id, day, messages_in, messages_out, answers_canned, answers_faq, answers_catalog,
+      (tenant_id, day, shard, messages_in, messages_out, answers_canned, answers_faq, answers_catalog,
        answers_llm, answers_fallback, prompt_tokens, completion_tokens, cost_estimate_usd)
-    values (${tenantId}, ${d}, ${v('messages_in')}, ${v('messages_out')}, ${v('answers_canned')}, ${v('answers_faq')},
+    values (${tenantId}, ${d}, alphadome.usage_shard(), ${v('messages_in')}, ${v('messages_out')}, ${v('answers_canned')}, ${v('answers_faq')},
             ${v('answers_catalog')}, ${v('answers_llm')}, ${v('answers_fallback')}, ${v('prompt_tokens')},
             ${v('completion_tokens')}, ${v('cost_estimate_usd')})
-    on conflict (tenant_id, day) do update set
+    on conflict (tenant_id, day, shard) do update set
       messages_in = bot_usage_daily.messages_in + excluded.messages_in,
       messages_out = bot_usage_daily.messages_out + excluded.messages_out,
       answers_canned = bot_usage_daily.answers_canned + excluded.answers_canned,
@@ -72,11 +73,14 @@ export interface UsageDay {
 /** Usage of the transaction's tenant, newest day first. */
 export async function listUsage(tx: Tx, opts: { days?: number } = {}): Promise<UsageDay[]> {
   const rows = await tx<UsageDay[]>`
-    select to_char(day, 'YYYY-MM-DD') as day, messages_in, messages_out, answers_canned, answers_faq,
-           answers_catalog, answers_llm, answers_fallback, prompt_tokens::float8 as prompt_tokens,
-           completion_tokens::float8 as completion_tokens, cost_estimate_usd::float8 as cost_estimate_usd
+    select to_char(day, 'YYYY-MM-DD') as day, sum(messages_in)::int as messages_in, sum(messages_out)::int as messages_out,
+           sum(answers_canned)::int as answers_canned, sum(answers_faq)::int as answers_faq,
+           sum(answers_catalog)::int as answers_catalog, sum(answers_llm)::int as answers_llm,
+           sum(answers_fallback)::int as answers_fallback, sum(prompt_tokens)::float8 as prompt_tokens,
+           sum(completion_tokens)::float8 as completion_tokens, sum(cost_estimate_usd)::float8 as cost_estimate_usd
       from alphadome.bot_usage_daily
      where day > current_date - ${opts.days ?? 30}::int
+     group by day
      order by day desc`;
   return rows.map((r) => ({ ...r }));
 }
