@@ -24,6 +24,9 @@ const tuning = z
     // longest a database transaction of the message path may take before it is given up
     // (a query on a connection the server cut can otherwise stay unsettled forever); 0 = none
     DATABASE_TX_DEADLINE_MS: z.coerce.number().int().min(0).default(30_000),
+    // most pool connections one tenant's transactions may hold at once (tenant-gate.ts); default
+    // 60 % of DATABASE_POOL_MAX, so a tenant's burst always leaves connections to the others
+    DATABASE_TENANT_SHARE: z.coerce.number().int().min(1).optional(),
     WORKER_RETRY_BASE_MS: z.coerce.number().int().min(1).optional(),
     WORKER_REPLY_ATTEMPTS: z.coerce.number().int().min(1).max(20).optional(),
     WORKER_SEND_ATTEMPTS: z.coerce.number().int().min(1).max(50).optional(),
@@ -67,6 +70,7 @@ const sql = createSql({
   max: config.DATABASE_POOL_MAX,
   name: 'alphadome-worker',
   txDeadlineMs: t.DATABASE_TX_DEADLINE_MS,
+  tenantShare: Math.min(config.DATABASE_POOL_MAX, t.DATABASE_TENANT_SHARE ?? Math.max(1, Math.ceil(config.DATABASE_POOL_MAX * 0.6))),
 });
 const metrics = new WorkerMetrics({ defaultMetrics: true });
 

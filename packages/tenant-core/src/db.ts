@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { AppError } from './errors.ts';
+import { TenantGate } from './tenant-gate.ts';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 export type Tx = postgres.TransactionSql<Record<string, never>>;
@@ -20,10 +21,28 @@ export interface DbOptions {
    * its lock and never be retried. Long-running tools (catalog import) leave it unset.
    */
   txDeadlineMs?: number;
+  /**
+   * Most transactions of one tenant (withTenant, withTenantPipelined) holding or waiting for a
+   * connection of this pool at once (tenant-gate.ts); unset = no limit. The worker sets it below
+   * `max`, so one tenant's burst cannot take every connection.
+   */
+  tenantShare?: number;
 }
 
 /** Transaction deadlines per pool (createSql's txDeadlineMs). */
 const txDeadlines = new WeakMap<object, number>();
+/** Tenant shares per pool (createSql's tenantShare). */
+const gates = new WeakMap<object, TenantGate>();
+
+/** The pool's tenant share (createSql's tenantShare), if it has one. */
+export function tenantGateOf(sql: Sql): TenantGate | undefined {
+  return gates.get(sql);
+}
+
+function gated<T>(sql: Sql, tenantId: string, fn: () => Promise<T>): Promise<T> {
+  const gate = gates.get(sql);
+  return gate ? gate.run(tenantId, fn) : fn();
+}
 
 /** Rejects with a clear error if `p` has not settled within `ms`; `p` itself is left to run. */
 export function withinDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -55,6 +74,7 @@ export function createSql(opts: DbOptions): Sql {
     ...(opts.debug ? { debug: opts.debug } : {}),
   }) as Sql;
   if (opts.txDeadlineMs && opts.txDeadlineMs > 0) txDeadlines.set(sql, opts.txDeadlineMs);
+  if (opts.tenantShare !== undefined) gates.set(sql, new TenantGate(opts.tenantShare));
   return sql;
 }
 
@@ -72,7 +92,7 @@ export function isUuid(value: unknown): value is string {
  */
 export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (!isUuid(tenantId)) throw new AppError('bad_request', 'tenant id must be a uuid');
-  return underDeadline(sql, sql.begin(async (tx) => {
+  return underDeadline(sql, gated(sql, tenantId, () => sql.begin(async (tx) => {
     // Pipelined: sent now, so it is on the connection before any query of `fn` (postgres.js
     // runs a transaction's queries in order) and travels with the first of them: one round
     // trip fewer per transaction. If it fails, fn's queries fail too and postgres.js rethrows
@@ -82,7 +102,7 @@ export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => 
     const result = await fn(tx);
     await scoped;
     return result;
-  }) as Promise<T>, 'a tenant transaction');
+  }) as Promise<T>), 'a tenant transaction');
 }
 
 /** Errors that mean the connection itself is gone (it must not go back to the pool). */
@@ -123,7 +143,7 @@ export function withTenantPipelined<T>(
   tenantId: string,
   fn: (tx: Tx, commit: () => void) => Promise<T>,
 ): Promise<T> {
-  return underDeadline(sql, runPipelined(sql, tenantId, fn), 'a tenant transaction');
+  return underDeadline(sql, gated(sql, tenantId, () => runPipelined(sql, tenantId, fn)), 'a tenant transaction');
 }
 
 async function runPipelined<T>(sql: Sql, tenantId: string, fn: (tx: Tx, commit: () => void) => Promise<T>): Promise<T> {

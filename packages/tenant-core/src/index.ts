@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './config.ts';
 export * from './logger.ts';
 export * from './db.ts';
+export { TenantGate } from './tenant-gate.ts';
 export * from './secrets.ts';
 export * from './migrate.ts';
 export * from './queues.ts';
