@@ -10,6 +10,7 @@ import type { IngressDeps } from './app.ts';
 import type { Enqueuer } from './enqueue.ts';
 import { ForwarderProcess } from './forwarder-supervisor.ts';
 import { handoffStreamKey, StreamEnqueuer } from './handoff.ts';
+import { inboundPaceFromEnv } from './pace.ts';
 import { createIngressMetrics } from './metrics.ts';
 import { createProducerRedis } from './redis.ts';
 import { TenantRouter } from './tenant-routing.ts';
@@ -17,7 +18,7 @@ import { TenantRouter } from './tenant-routing.ts';
 export const requiredEnv = ['DATABASE_URL', 'META_APP_SECRET', 'META_VERIFY_TOKEN'] as const;
 
 export function loadIngressConfig(env: Record<string, string | undefined> = process.env) {
-  return loadConfig(env, requiredEnv);
+  return { ...loadConfig(env, requiredEnv), pace: inboundPaceFromEnv(env) };
 }
 export type IngressConfig = ReturnType<typeof loadIngressConfig>;
 
@@ -80,7 +81,7 @@ export async function createIngressDeps(config: IngressConfig, opts: IngressDeps
   } else {
     // BullMQ is loaded only here: in 'stream' mode it lives in the forwarder process alone
     const { createIngressQueues, DirectEnqueuer } = await import('./queues.ts');
-    const queues = createIngressQueues(redis, config.QUEUE_PREFIX);
+    const queues = createIngressQueues(redis, config.QUEUE_PREFIX, config.pace);
     enqueuer = new DirectEnqueuer(queues, batcherOpts);
     closeQueues = () => Promise.allSettled([queues.inbound.close(), queues.status.close()]);
   }

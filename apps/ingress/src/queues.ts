@@ -12,6 +12,7 @@ import {
   type StatusJob,
 } from '@alphadome/tenant-core';
 import { TurnBatcher, type Enqueuer, type IngressJob, type TurnBatcherOptions } from './enqueue.ts';
+import { defaultInboundPace, paceDelayMs, type InboundPace } from './pace.ts';
 
 /**
  * Every ingress job: retried with backoff by the worker, kept a day after completion (which is
@@ -30,15 +31,16 @@ export interface IngressQueues {
   status: Queue;
   /** the connection under both (the fairness backlog bookkeeping goes through it) */
   redis: Redis;
+  pace: InboundPace;
 }
 
 /** The two BullMQ queues ingress feeds, on the given (producer) connection. */
-export function createIngressQueues(connection: Redis, prefix: string): IngressQueues {
+export function createIngressQueues(connection: Redis, prefix: string, pace: InboundPace = defaultInboundPace): IngressQueues {
   const common = { connection, prefix, defaultJobOptions: ingressJobOptions };
   const queues = { inbound: new Queue(queueNames.inbound, common), status: new Queue(queueNames.status, common) };
   // connection errors surface on each add; without a listener an 'error' event would crash
   for (const q of Object.values(queues)) q.on('error', () => {});
-  return { ...queues, redis: connection };
+  return { ...queues, redis: connection, pace };
 }
 
 /**
@@ -48,7 +50,8 @@ export function createIngressQueues(connection: Redis, prefix: string): IngressQ
  * max(backlog after adding, the tenant's floor while its backlog was not empty), clamped to
  * 1..max, remembered as the new floor; both keys get the TTL.
  * KEYS: per tenant its backlog set and floor key. ARGV: ttl ms, max priority, then per tenant
- * the number of its ids followed by the ids. Returns the priorities, in KEYS order.
+ * the number of its ids followed by the ids. Returns per tenant, in KEYS order, its priority and
+ * its backlog size after the add (the pacing's positions).
  */
 export const fairBacklogBatchScript = `
 local ttl = ARGV[1]
@@ -75,7 +78,8 @@ for t = 1, #KEYS / 2 do
   if p > max then p = max end
   redis.call('SET', floorKey, p, 'PX', ttl)
   redis.call('PEXPIRE', set, ttl)
-  out[t] = p
+  out[2 * t - 1] = p
+  out[2 * t] = size
 end
 return out
 `;
@@ -87,7 +91,11 @@ const fairBacklogBatchSha = createHash('sha1').update(fairBacklogBatchScript).di
  * scripts into copies every one of them onto each pipeline it makes (measured: the costliest
  * part of a small batch's bookkeeping).
  */
-async function fairPriorities(redis: Redis, queue: Queue, tenants: readonly (readonly [string, readonly string[]])[]): Promise<number[]> {
+async function fairPriorities(
+  redis: Redis,
+  queue: Queue,
+  tenants: readonly (readonly [string, readonly string[]])[],
+): Promise<{ priority: number; backlog: number }[]> {
   const keys: string[] = [];
   const args: (string | number)[] = [FAIR_BACKLOG_TTL_MS, FAIR_MAX_PRIORITY];
   for (const [tenantId, ids] of tenants) {
@@ -102,11 +110,11 @@ async function fairPriorities(redis: Redis, queue: Queue, tenants: readonly (rea
     if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
     result = await redis.eval(fairBacklogBatchScript, keys.length, ...keys, ...args);
   }
-  if (!Array.isArray(result) || result.length !== tenants.length) throw new Error('fair backlog script returned an unexpected reply');
-  return result.map((p) => clampFairPriority(Number(p)));
+  if (!Array.isArray(result) || result.length !== tenants.length * 2) throw new Error('fair backlog script returned an unexpected reply');
+  return tenants.map((_t, i) => ({ priority: clampFairPriority(Number(result[2 * i])), backlog: Number(result[2 * i + 1]) || 0 }));
 }
 
-type InboundBulkJob = { name: string; data: InboundMessageJob; opts: { jobId: string; priority?: number } };
+type InboundBulkJob = { name: string; data: InboundMessageJob; opts: { jobId: string; priority?: number; delay?: number } };
 type StatusBulkJob = { name: string; data: StatusJob; opts: { jobId: string } };
 
 /**
@@ -118,6 +126,7 @@ type StatusBulkJob = { name: string; data: StatusJob; opts: { jobId: string } };
  * fills the inbound queue cannot make another tenant's message wait behind it. One script call
  * for the batch adds every tenant's job ids to its backlog set and returns each tenant's
  * priority, then the addBulk: a batch costs two round trips instead of one, whatever its size.
+ * Jobs beyond a tenant's free backlog are delayed to their place in its pace (InboundPace).
  * Status jobs are not prioritised (they are cheap and nobody waits on them); their addBulk goes
  * out with the backlog call.
  */
@@ -149,19 +158,19 @@ async function addInbound(queues: IngressQueues, byTenant: Map<string, InboundBu
     queues.inbound,
     tenants.map(([tenantId, list]) => [tenantId, list.map((j) => j.opts.jobId)] as const),
   );
-  let bulk: InboundBulkJob[];
-  if (tenants.length === 1) {
-    bulk = tenants[0]![1];
-    for (const j of bulk) j.opts.priority = priorities[0]!;
-  } else {
-    bulk = [];
-    tenants.forEach(([, list], i) => {
-      for (const j of list) {
-        j.opts.priority = priorities[i]!;
-        bulk.push(j);
-      }
+  const pace = queues.pace;
+  const bulk: InboundBulkJob[] = tenants.length === 1 ? tenants[0]![1] : [];
+  tenants.forEach(([, list], i) => {
+    const { priority, backlog } = priorities[i]!;
+    // the batch's jobs are the last `list.length` of the backlog (duplicates aside)
+    const first = backlog - list.length + 1;
+    list.forEach((j, k) => {
+      j.opts.priority = priority;
+      const delay = paceDelayMs(pace, first + k);
+      if (delay > 0) j.opts.delay = delay;
+      if (tenants.length > 1) bulk.push(j);
     });
-  }
+  });
   await queues.inbound.addBulk(bulk);
 }
 

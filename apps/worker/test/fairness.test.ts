@@ -63,12 +63,28 @@ describe('inbound fairness', () => {
       expect(statuses.every((s) => s === 200)).toBe(true);
     }
     expect(await postWebhook(ingress.url, textWebhook(B, newCustomer(), 'hi').raw)).toBe(200);
-    await waitUntil(async () => (await inbound.getJobCounts('waiting', 'prioritized')).prioritized === 301, 20_000, 'all 301 inbound jobs queued');
+    await waitUntil(
+      async () => {
+        const c = await inbound.getJobCounts('prioritized', 'delayed');
+        return (c.prioritized ?? 0) + (c.delayed ?? 0) === 301;
+      },
+      20_000,
+      'all 301 inbound jobs queued',
+    );
     // B's job has priority 1; A's jobs carry A's backlog (1…300)
-    const jobs = await inbound.getJobs(['prioritized']);
+    const jobs = await inbound.getJobs(['prioritized', 'delayed']);
     const bJob = jobs.find((j) => j.data.tenantId === B.id);
     expect(bJob?.opts.priority).toBe(1);
-    expect(Math.max(...jobs.filter((j) => j.data.tenantId === A.id).map((j) => j.opts.priority ?? 0))).toBeGreaterThan(250);
+    expect(bJob?.opts.delay ?? 0).toBe(0);
+    const aJobs = jobs.filter((j) => j.data.tenantId === A.id);
+    expect(Math.max(...aJobs.map((j) => j.opts.priority ?? 0))).toBeGreaterThan(250);
+    // paced (ingress pace.ts, defaults 80/s after a free backlog of 32): A's first 32 are ready,
+    // the rest fall due 12.5 ms apart, the 300th about (300 - 32) / 80 s = 3.35 s after it arrived
+    const delays = aJobs.map((j) => j.opts.delay ?? 0).sort((x, y) => x - y);
+    expect(delays.filter((d) => d === 0)).toHaveLength(32);
+    expect(delays.at(-1)).toBeGreaterThan(3_200);
+    expect(delays.at(-1)).toBeLessThan(3_500);
+    expect(new Set(delays.slice(32)).size).toBe(268); // each its own slot
 
     worker = await startWorker({
       sql: db.sql,
