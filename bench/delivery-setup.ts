@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { Redis } from 'ioredis';
 import { createSql, createTenant, Keyring, migrate, putSecret, withTenant, type Sql } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
 import { buildTextWebhook, signBody } from '@alphadome/whatsapp';
+import { dropPrefix, seedHistory } from './stack.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const SECRET = 'bench-platform-app-secret';
@@ -33,6 +33,8 @@ export interface DeliveryBench {
   addTenant(slug: string, phoneNumberId: string, ratePerSecond: number): Promise<BenchTenant>;
   /** POST one signed text webhook (`wamid` random unless given); resolves with the time it was sent */
   post(t: BenchTenant, from: string, text: string, wamid?: string): Promise<number>;
+  /** `count` webhooks to `t` from customers base+0…, 100 in flight, from a child process; `text` gets ` #i` appended */
+  postBurst(t: BenchTenant, count: number, base: number, text: string): Promise<void>;
   startWorker(): Promise<void>;
   /** the worker's /metrics URL once started (Prometheus text: event-loop lag, job durations…) */
   workerMetricsUrl: string | null;
@@ -54,8 +56,10 @@ function freePort(): Promise<number> {
   });
 }
 
+/** BENCH_CPU_PROF_DIR=dir: each app writes a V8 CPU profile there when it exits (Chrome DevTools). */
 function startChild(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const prof = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', entry], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
@@ -102,7 +106,7 @@ function workerTuning(): Record<string, string> {
   );
 }
 
-export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerConcurrency: number }): Promise<DeliveryBench> {
+export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerConcurrency: number; workers: number }): Promise<DeliveryBench> {
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const dbName = `alphadome_bench_${randomBytes(4).toString('hex')}`;
@@ -115,6 +119,7 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
   const sql = createSql({ url: dbUrl, max: 4, name: 'alphadome-bench' });
   const keyring = Keyring.fromSpec(KEYS);
   await migrate(sql, { keyring });
+  await seedHistory(sql);
 
   const graph = await startGraphSimulator({ seed: 1 });
   const openai = await startOpenAISimulator({
@@ -160,55 +165,67 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
       });
       return { id: t.id, slug, phoneNumberId, token };
     },
-    async post(t, from, text, wamid) {
-      const raw = buildTextWebhook({
-        phoneNumberId: t.phoneNumberId,
-        displayPhoneNumber: '15550783881',
-        from,
-        wamid: wamid ?? `wamid.BENCH${randomBytes(12).toString('hex')}`,
-        text,
-        name: 'Customer',
+    post: (t, from, text, wamid) => postWebhook(ingressUrl, t.phoneNumberId, from, text, wamid),
+    async postBurst(t, count, base, text) {
+      // from a process of its own: a load generator sharing the simulators' event loop delays
+      // their answers (Meta's and OpenAI's servers do not wait on whoever sends the webhooks)
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/burst-poster.ts'], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', BURST: JSON.stringify({ ingressUrl, phoneNumberId: t.phoneNumberId, count, base, text }) },
+        stdio: ['ignore', 'ignore', 'pipe'],
       });
-      const at = Date.now();
-      const res = await fetch(`${ingressUrl}/webhooks/whatsapp`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, SECRET) },
-        body: raw,
-      });
-      await res.text();
-      if (res.status !== 200) throw new Error(`ingress answered ${res.status}`);
-      return at;
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4_000)));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      if (code !== 0) throw new Error(`burst poster exited ${code}: ${err}`);
     },
     async startWorker() {
-      const port = await freePort();
-      const worker = startChild('apps/worker/src/main.ts', {
-        ...workerTuning(),
-        ...env,
-        WORKER_PORT: String(port),
-        WORKER_CONCURRENCY: String(opts.workerConcurrency),
-      });
-      children.push(worker);
-      await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
-      bench.workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
+      // BENCH_WORKERS worker processes share the queues (a deployment scales workers out)
+      for (let i = 0; i < opts.workers; i++) {
+        const port = await freePort();
+        const worker = startChild('apps/worker/src/main.ts', {
+          ...workerTuning(),
+          ...env,
+          WORKER_PORT: String(port),
+          WORKER_CONCURRENCY: String(opts.workerConcurrency),
+        });
+        children.push(worker);
+        await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
+        bench.workerMetricsUrl ??= `http://127.0.0.1:${port}/metrics`;
+      }
     },
     async close() {
       for (const c of children.reverse()) await stopChild(c);
       await graph.close();
       await openai.close();
       await sql.end({ timeout: 5 });
-      const redis = new Redis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-      redis.disconnect();
+      await dropPrefix(redisUrl, prefix);
       await admin.unsafe(`drop database if exists ${dbName} with (force)`);
       await admin.end();
     },
   };
   return bench;
+}
+
+/** Posts one signed text webhook to ingress; resolves to when it was sent (ms). */
+export async function postWebhook(ingressUrl: string, phoneNumberId: string, from: string, text: string, wamid?: string): Promise<number> {
+  const raw = buildTextWebhook({
+    phoneNumberId,
+    displayPhoneNumber: '15550783881',
+    from,
+    wamid: wamid ?? `wamid.BENCH${randomBytes(12).toString('hex')}`,
+    text,
+    name: 'Customer',
+  });
+  const at = Date.now();
+  const res = await fetch(`${ingressUrl}/webhooks/whatsapp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, SECRET) },
+    body: raw,
+  });
+  await res.text();
+  if (res.status !== 200) throw new Error(`ingress answered ${res.status}`);
+  return at;
 }
 
 /** Run `fn` over `items` with at most `n` in flight. */

@@ -30,6 +30,7 @@ import {
   openLoop,
   percentile,
   round,
+  seedHistory,
   seedTenants,
   sleep,
   STACK_KEYRING_SPEC,
@@ -82,6 +83,7 @@ export async function startStack(opts: { workers?: number; tenants?: number; log
     const db = await createStackDatabase(adminUrl, keyring);
     cleanups.push(() => db.drop());
     const tenants = await seedTenants(db.sql, keyring, opts.tenants ?? 20);
+    await seedHistory(db.sql);
     const graph = await startGraphSimulator({ seed: 1 });
     cleanups.push(() => graph.close());
     const openai = await startOpenAISimulator({ seed: 1 });

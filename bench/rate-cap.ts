@@ -3,7 +3,7 @@
  * distinct customers). Figures at the Graph simulator: the sustained send rate (first to last
  * send) and the most sends that fell in any 1-second window. Targets: ≥ 72/s, ≤ 80.
  */
-import { customer, pool, setupDeliveryBench } from './delivery-setup.ts';
+import { setupDeliveryBench } from './delivery-setup.ts';
 
 export interface RateCapResult {
   cap: number;
@@ -19,19 +19,13 @@ const num = (name: string, dflt: number) => {
 export async function runRateCapBench(log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RateCapResult> {
   const cap = num('BENCH_RATE_CAP', 80);
   const messages = num('BENCH_RATE_MESSAGES', 2000);
-  const env = await setupDeliveryBench({ llmLatencyMs: 300, workerConcurrency: num('BENCH_WORKER_CONCURRENCY', 64) });
+  const env = await setupDeliveryBench({ llmLatencyMs: 300, workerConcurrency: num('BENCH_WORKER_CONCURRENCY', 64), workers: num('BENCH_WORKERS', 1) });
   try {
     const t = await env.addTenant('rate-cap', '700000000000001', cap);
     await env.startWorker();
     log(`rate cap: ${messages} messages to a tenant capped at ${cap}/s (LLM 300 ms)`);
     const started = Date.now();
-    await pool(
-      Array.from({ length: messages }, (_, i) => i),
-      50,
-      async (i) => {
-        await env.post(t, customer(i, 0), `Habari! Do you have the Yamaha C40 guitar? #${i}`);
-      },
-    );
+    await env.postBurst(t, messages, 0, 'Habari! Do you have the Yamaha C40 guitar?');
     log(`  posted in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for the sends`);
     await env.graph.waitForSent(messages, { phoneNumberId: t.phoneNumberId, timeoutMs: Math.max(120_000, (messages / cap) * 3000) });
     const times = env.graph

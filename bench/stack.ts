@@ -228,6 +228,48 @@ export async function createStackDatabase(adminUrl: string, keyring: Keyring): P
   };
 }
 
+/**
+ * A deployment's history, so the planner sees what a running deployment's tables look like: a
+ * fresh benchmark database is empty and never analyzed, so the plans each connection caches while
+ * its first messages arrive (when every table has a handful of rows) scan a tenant's whole
+ * message log by its tenant_id index instead of looking a row up by its key, and stay cached
+ * for the whole run (autovacuum analyzes a new database only after its first minute). Measured
+ * on rate_cap: Postgres CPU per message rose through the run as the tenant's log grew.
+ * `tenants` inactive tenants (no phone number: nothing routes to them, the LLM output guard
+ * ignores them) with `contacts` customers each, one conversation per customer and `messages`
+ * handled messages, then ANALYZE. Runs as the owner (RLS does not apply).
+ */
+export async function seedHistory(sql: Sql, opts: { tenants?: number; contacts?: number; messages?: number } = {}): Promise<void> {
+  const tenants = opts.tenants ?? 10;
+  const contacts = opts.contacts ?? 300;
+  const messages = opts.messages ?? 3000;
+  for (let i = 0; i < tenants; i++) {
+    const id = randomUUID();
+    const slug = `history-${String(i + 1).padStart(2, '0')}`;
+    await sql.begin(async (tx) => {
+      await tx`insert into alphadome.bot_tenants (id, client_name, slug, is_active) values (${id}, ${`History ${i + 1}`}, ${slug}, false)`;
+      await tx`insert into alphadome.bot_contacts (tenant_id, wa_id, name, last_inbound_at)
+               select ${id}, '2557' || lpad(g::text, 8, '0'), 'Customer ' || g, now() - interval '1 day'
+                 from generate_series(1, ${contacts}) g`;
+      await tx`insert into alphadome.bot_conversations (tenant_id, contact_id, wa_id, last_message_at, last_inbound_at)
+               select tenant_id, id, wa_id, last_inbound_at, last_inbound_at from alphadome.bot_contacts where tenant_id = ${id}`;
+      await tx`
+        with c as (select row_number() over (order by wa_id) - 1 as n, id, wa_id from alphadome.bot_conversations where tenant_id = ${id})
+        insert into alphadome.bot_message_logs
+          (tenant_id, conversation_id, direction, wamid, idempotency_key, wa_id, message_type, body, status, status_at,
+           sent_by, received_at, handled_at, answer_path, created_at)
+        select ${id}, c.id, case when g % 2 = 0 then 'inbound' else 'outbound' end,
+               'wamid.HISTORY' || ${slug} || g, case when g % 2 = 0 then 'in:' else 'out:' end || ${slug} || g,
+               c.wa_id, 'text', 'history message ' || g, case when g % 2 = 0 then 'received' else 'read' end, now(),
+               case when g % 2 = 0 then 'customer' else 'bot' end, now() - interval '1 day',
+               now() - interval '1 day', case when g % 2 = 0 then null else 'canned' end,
+               now() - interval '1 day' + g * interval '1 second'
+          from generate_series(1, ${messages}) g join c on c.n = g % ${contacts}`;
+    });
+  }
+  await sql`analyze`;
+}
+
 // ---- tenants -----------------------------------------------------------------------------
 
 export interface StackTenant {
