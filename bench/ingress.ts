@@ -337,15 +337,17 @@ async function peakRss(pid: number): Promise<number> {
 async function countJobs(url: string, prefix: string): Promise<number> {
   const redis = new Redis(redisOptionsFromUrl(url));
   try {
-    // inbound jobs carry their tenant's backlog as priority, so they wait in `prioritized`
-    const [wait, prioritized, active, completed, failed] = await Promise.all([
+    // inbound jobs carry their tenant's backlog as priority, so they wait in `prioritized`;
+    // beyond a tenant's free backlog they are paced (ingress pace.ts): `delayed`
+    const [wait, prioritized, delayed, active, completed, failed] = await Promise.all([
       redis.llen(`${prefix}:${queueNames.inbound}:wait`),
       redis.zcard(`${prefix}:${queueNames.inbound}:prioritized`),
+      redis.zcard(`${prefix}:${queueNames.inbound}:delayed`),
       redis.llen(`${prefix}:${queueNames.inbound}:active`),
       redis.zcard(`${prefix}:${queueNames.inbound}:completed`),
       redis.zcard(`${prefix}:${queueNames.inbound}:failed`),
     ]);
-    return wait + prioritized + active + completed + failed;
+    return wait + prioritized + delayed + active + completed + failed;
   } finally {
     redis.disconnect();
   }
