@@ -143,11 +143,25 @@ export function withTenantPipelined<T>(
   tenantId: string,
   fn: (tx: Tx, commit: () => void) => Promise<T>,
 ): Promise<T> {
+  // checked before the tenant's share of the pool is taken (as withTenant does)
+  if (!isUuid(tenantId)) return Promise.reject(new AppError('bad_request', 'tenant id must be a uuid'));
   return underDeadline(sql, gated(sql, tenantId, () => runPipelined(sql, tenantId, fn)), 'a tenant transaction');
 }
 
+/**
+ * withTenantPipelined when `fn` issues every statement at once (before its first await):
+ * BEGIN, the tenant, fn's statements and COMMIT leave in one write, and the transaction is one
+ * round trip. A statement fn issues later fails (see withTenantPipelined's rules).
+ */
+export function withTenantOneTrip<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return withTenantPipelined(sql, tenantId, (tx, commit) => {
+    const result = fn(tx);
+    commit();
+    return result;
+  });
+}
+
 async function runPipelined<T>(sql: Sql, tenantId: string, fn: (tx: Tx, commit: () => void) => Promise<T>): Promise<T> {
-  if (!isUuid(tenantId)) throw new AppError('bad_request', 'tenant id must be a uuid');
   const conn = await sql.reserve();
   /** commit() was called: no new statement may be written */
   let done: Promise<{ command: string }> | null = null;

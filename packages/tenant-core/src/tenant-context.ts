@@ -46,7 +46,7 @@ export interface TenantContext {
   fallback: { id: string | null; body: string };
   handover: { id: string | null; body: string };
   secrets: { whatsappToken: string | null; openaiKey: string | null };
-  /** active non-empty system templates (fallback, away, handover, optout), oldest first, as listSystemTemplates */
+  /** active non-empty system templates (fallback, away, handover, optout), oldest first */
   systemTemplates: { id: string; kind: string; language: string; body: string }[];
   /** IANA time zone of the business hours (default Africa/Nairobi) */
   timezone: string;

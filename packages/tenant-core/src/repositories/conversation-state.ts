@@ -20,7 +20,7 @@ export interface ConversationState {
   last_human_at: Date | null;
 }
 
-export async function getConversationState(tx: Tx, by: { id: string } | { waId: string }, opts: { forUpdate?: boolean } = {}): Promise<ConversationState | null> {
+export async function getConversationState(tx: Tx, by: { id: string } | { waId: string }): Promise<ConversationState | null> {
   const where = 'id' in by ? tx`c.id = ${by.id}` : tx`c.wa_id = ${by.waId}`;
   const rows = await tx<ConversationState[]>`
     select c.id, c.contact_id, c.wa_id, c.mode, c.mode_changed_at, c.away_period, c.handover_reason,
@@ -28,25 +28,13 @@ export async function getConversationState(tx: Tx, by: { id: string } | { waId: 
            (select max(m.created_at) from alphadome.bot_message_logs m
              where m.conversation_id = c.id and m.direction = 'outbound' and m.sent_by = 'human') as last_human_at
       from alphadome.bot_conversations c join alphadome.bot_contacts k on k.id = c.contact_id
-     where ${where}
-     ${opts.forUpdate ? tx`for update of c` : tx``}`;
+     where ${where}`;
   return rows[0] ? { ...rows[0] } : null;
 }
 
 const msgCols = `id, tenant_id, conversation_id, direction, wamid, idempotency_key, wa_id, message_type, body, payload,
   status, status_at, error_code, error_title, answer_path, template_id, faq_id, reply_to_wamid, sent_by,
   received_at, created_at`;
-
-/** Inbound customer messages of a conversation not handled yet, oldest first. */
-export async function listUnhandledInbound(tx: Tx, conversationId: string, opts: { limit?: number } = {}): Promise<MessageRow[]> {
-  const rows = await tx<MessageRow[]>`
-    select ${tx.unsafe(msgCols)} from alphadome.bot_message_logs
-     where conversation_id = ${conversationId} and direction = 'inbound' and handled_at is null
-       and sent_by is distinct from 'business'
-     order by coalesce(received_at, created_at), created_at, id
-     limit ${opts.limit ?? 20}`;
-  return rows.map((r) => ({ ...r }));
-}
 
 /**
  * Mark messages handled. Returns false (and changes nothing) unless every one was still
@@ -63,12 +51,6 @@ export async function claimUnhandled(tx: Tx, ids: readonly string[]): Promise<bo
 
 export async function markHandled(tx: Tx, id: string): Promise<void> {
   await tx`update alphadome.bot_message_logs set handled_at = now() where id = ${id} and handled_at is null`;
-}
-
-export async function isHandled(tx: Tx, wamid: string): Promise<boolean> {
-  const rows = await tx<{ handled: boolean }[]>`
-    select handled_at is not null as handled from alphadome.bot_message_logs where wamid = ${wamid}`;
-  return rows[0]?.handled ?? false;
 }
 
 export interface TextTurn {
@@ -128,15 +110,6 @@ export async function setConversationHandover(tx: Tx, id: string, mode: 'bot' | 
 
 export async function setAwayPeriod(tx: Tx, id: string, period: string): Promise<void> {
   await tx`update alphadome.bot_conversations set away_period = ${period}, updated_at = now() where id = ${id}`;
-}
-
-/** Active system templates (fallback, away, handover, optout) by kind and language. */
-export async function listSystemTemplates(tx: Tx): Promise<{ id: string; kind: string; language: string; body: string }[]> {
-  const rows = await tx<{ id: string; kind: string; language: string; body: string }[]>`
-    select id, kind, language, body from alphadome.bot_templates
-     where is_active and kind in ('fallback', 'away', 'handover', 'optout') and body <> ''
-     order by created_at, id`;
-  return rows.map((r) => ({ ...r }));
 }
 
 /** Languages of FAQ entries (to prefer the customer's language variant). */
@@ -329,7 +302,7 @@ export async function storeInbound(tx: Tx, m: StoreInboundInput): Promise<Stored
   };
 }
 
-/** listUnhandledInbound by the customer's wa_id: no need to know the conversation id first (pipelined with its state). */
+/** Inbound customer messages not handled yet, oldest first, by the customer's wa_id (no need to know the conversation id first: pipelined with its state). */
 export async function listUnhandledInboundByWaId(tx: Tx, waId: string, opts: { limit?: number } = {}): Promise<MessageRow[]> {
   const rows = await tx<MessageRow[]>`
     select ${tx.unsafe(msgCols)} from alphadome.bot_message_logs

@@ -29,6 +29,8 @@ export interface MessageRow {
 const cols = `id, tenant_id, conversation_id, direction, wamid, idempotency_key, wa_id, message_type, body, payload,
   status, status_at, error_code, error_title, answer_path, template_id, faq_id, reply_to_wamid, sent_by,
   received_at, created_at`;
+/** cols qualified with the alias `m` (joins) */
+const colsOfM = cols.replace(/(\w+)/g, 'm.$1');
 
 export interface InboundMessageInput {
   tenantId: string;
@@ -71,10 +73,6 @@ export async function getMessageByIdempotencyKey(tx: Tx, key: string): Promise<M
   const rows = await tx<MessageRow[]>`
     select ${tx.unsafe(cols)} from alphadome.bot_message_logs where idempotency_key = ${key}`;
   return rows[0] ?? null;
-}
-
-export async function setMessageConversation(tx: Tx, id: string, conversationId: string): Promise<void> {
-  await tx`update alphadome.bot_message_logs set conversation_id = ${conversationId} where id = ${id}`;
 }
 
 export interface OutboundMessageInput {
@@ -224,7 +222,7 @@ export async function insertOutboundMessageOnce(tx: Tx, m: OutboundMessageInput)
  */
 export async function getOutboundForSend(tx: Tx, key: string): Promise<{ row: MessageRow; lastInboundAt: Date | null } | null> {
   const rows = await tx<(MessageRow & { conversation_last_inbound_at: Date | null })[]>`
-    select ${tx.unsafe(cols.replace(/(\w+)/g, 'm.$1'))}, c.last_inbound_at as conversation_last_inbound_at
+    select ${tx.unsafe(colsOfM)}, c.last_inbound_at as conversation_last_inbound_at
       from alphadome.bot_message_logs m left join alphadome.bot_conversations c on c.id = m.conversation_id
      where m.idempotency_key = ${key}`;
   const r = rows[0];
