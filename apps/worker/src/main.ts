@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { z } from 'zod';
 import { createLogger, createSql, Keyring, loadConfigOrExit } from '@alphadome/tenant-core';
 import { WorkerMetrics } from './metrics.ts';
-import { startWorker } from './worker.ts';
+import { DEFAULT_TX_DEADLINE_MS, startWorker } from './worker.ts';
 import { alertsConfigFromEnv } from './alerts/alerter.ts';
 import { deliveryConfigFromEnv } from './delivery/config.ts';
 
@@ -20,10 +20,11 @@ const tuning = z
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(200).optional(),
     // times a job may be found stalled (its worker died or missed its lock renewals) before it
     // is failed; every stage is safe to run again, so a job killed twice is retried, not lost
-    WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(5),
+    // (unset: startWorker's DEFAULT_MAX_STALLED_COUNT)
+    WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).optional(),
     // longest a database transaction of the message path may take before it is given up
     // (a query on a connection the server cut can otherwise stay unsettled forever); 0 = none
-    DATABASE_TX_DEADLINE_MS: z.coerce.number().int().min(0).default(30_000),
+    DATABASE_TX_DEADLINE_MS: z.coerce.number().int().min(0).default(DEFAULT_TX_DEADLINE_MS),
     // most pool connections one tenant's transactions may hold at once (tenant-gate.ts); default
     // 60 % of DATABASE_POOL_MAX, so a tenant's burst always leaves connections to the others
     DATABASE_TENANT_SHARE: z.coerce.number().int().min(1).optional(),
@@ -100,7 +101,7 @@ const handle = await startWorker({
   },
   ...(t.WORKER_STALLED_INTERVAL_MS !== undefined ? { stalledIntervalMs: t.WORKER_STALLED_INTERVAL_MS } : {}),
   ...(t.WORKER_LOCK_DURATION_MS !== undefined ? { lockDurationMs: t.WORKER_LOCK_DURATION_MS } : {}),
-  maxStalledCount: t.WORKER_MAX_STALLED_COUNT,
+  ...(t.WORKER_MAX_STALLED_COUNT !== undefined ? { maxStalledCount: t.WORKER_MAX_STALLED_COUNT } : {}),
   ...(t.TENANT_CACHE_TTL_MS !== undefined ? { contextTtlMs: t.TENANT_CACHE_TTL_MS } : {}),
   retry: {
     ...(t.WORKER_RETRY_BASE_MS !== undefined ? { retryBaseMs: t.WORKER_RETRY_BASE_MS } : {}),

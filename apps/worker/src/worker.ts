@@ -26,6 +26,11 @@ import { createDeliveryRuntime, type DeliveryRuntime } from './delivery/runtime.
 import { defaultTenantCaps, defaultTenantInflight, TenantInflight, type CappedQueue, type PromoteTarget, type TenantInflightConfig } from './delivery/tenant-inflight.ts';
 import { connectionFromUrl, createWorkerQueues, defaultRetryPolicy, type RetryPolicy, type WorkerQueues } from './queues.ts';
 
+/** Times a job may stall before BullMQ fails it (StartWorkerOptions.maxStalledCount, WORKER_MAX_STALLED_COUNT). */
+export const DEFAULT_MAX_STALLED_COUNT = 5;
+/** Deadline of a database transaction of the message path (createSql's txDeadlineMs, DATABASE_TX_DEADLINE_MS). */
+export const DEFAULT_TX_DEADLINE_MS = 30_000;
+
 export interface StartWorkerOptions {
   /** a pool to use (not closed by the worker); or databaseUrl to make one */
   sql?: Sql;
@@ -99,7 +104,7 @@ export interface WorkerHandle {
 export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {
   const logger = opts.logger ?? createLogger('worker');
   const ownSql = !opts.sql;
-  const sql = opts.sql ?? createSql({ url: required(opts.databaseUrl, 'databaseUrl'), name: 'alphadome-worker', txDeadlineMs: 30_000 });
+  const sql = opts.sql ?? createSql({ url: required(opts.databaseUrl, 'databaseUrl'), name: 'alphadome-worker', txDeadlineMs: DEFAULT_TX_DEADLINE_MS });
   const retry: RetryPolicy = { ...defaultRetryPolicy, ...opts.retry };
   const queues = createWorkerQueues({ redisUrl: opts.redisUrl, prefix: opts.prefix, retry });
   const metrics = opts.metrics ?? new WorkerMetrics();
@@ -171,7 +176,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     concurrency,
     ...(opts.stalledIntervalMs !== undefined ? { stalledInterval: opts.stalledIntervalMs } : {}),
     ...(opts.lockDurationMs !== undefined ? { lockDuration: opts.lockDurationMs } : {}),
-    maxStalledCount: opts.maxStalledCount ?? 5,
+    maxStalledCount: opts.maxStalledCount ?? DEFAULT_MAX_STALLED_COUNT,
     autorun: false,
   };
   const processors: Record<'inbound' | 'reply' | 'send' | 'status', Processor> = {

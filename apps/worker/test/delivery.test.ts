@@ -4,18 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, insertOutboundMessage, upsertContactAndConversation, withTenant } from '@alphadome/tenant-core';
+import { createLogger, withTenant } from '@alphadome/tenant-core';
 import { createTestDatabase, redisUrl, TEST_KEYRING_SPEC, type TestDatabase } from '@alphadome/testkit/database';
 import { startGraphSimulator, type GraphSimulator } from '@alphadome/testkit';
 import { startSmtpSink, type SmtpSink } from '@alphadome/testkit/smtp-sink';
-import { createGraphClient, textMessage } from '@alphadome/whatsapp';
+import { createGraphClient } from '@alphadome/whatsapp';
 import { startWorker, type WorkerHandle } from '../src/worker.ts';
 import type { SendJobData } from '../src/processors/send.ts';
 import {
   createTenant,
   dropPrefix,
   newCustomer,
+  outboundRow,
   postWebhook,
+  queueOutbound,
   repoRoot,
   startIngress,
   textWebhook,
@@ -49,31 +51,14 @@ async function setRate(t: TestTenant, perSecond: number) {
 }
 
 let seq = 0;
-/** A stored reply waiting to be sent (as the reply processor leaves it), and its send job. */
+/** A stored reply of `t` to `waId` waiting to be sent, and its send job (harness.ts queueOutbound); its key. */
 async function queueReply(t: TestTenant, waId: string, body = `reply ${++seq}`, lastInboundAt = new Date()): Promise<string> {
   const key = `test:${t.slug}:${++seq}`;
-  await withTenant(db.sql, t.id, async (tx) => {
-    const conv = await upsertContactAndConversation(tx, { tenantId: t.id, waId, at: lastInboundAt });
-    await insertOutboundMessage(tx, {
-      tenantId: t.id,
-      conversationId: conv.id,
-      idempotencyKey: key,
-      waId,
-      messageType: 'text',
-      body,
-      payload: textMessage(waId, body) as unknown as Record<string, unknown>,
-      answerPath: 'canned',
-    });
-  });
-  await worker.queues.addSend({ tenantId: t.id, idempotencyKey: key });
+  await queueOutbound(db.sql, worker.queues, t.id, { key, waId, body, lastInboundAt });
   return key;
 }
 
-async function outbound(t: TestTenant, key: string) {
-  const [row] = await withTenant(db.sql, t.id, (tx) => tx<{ wamid: string | null; status: string; error_code: number | null; error_title: string | null }[]>`
-    select wamid, status, error_code, error_title from alphadome.bot_message_logs where idempotency_key = ${key}`);
-  return row!;
-}
+const outbound = (t: TestTenant, key: string) => outboundRow(db.sql, t.id, key);
 
 async function audit(t: TestTenant, action: string) {
   return withTenant(db.sql, t.id, (tx) => tx<{ detail: Record<string, unknown> }[]>`

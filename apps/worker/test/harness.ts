@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Keyring, putSecret, queueNames, withTenant, type Sql } from '@alphadome/tenant-core';
+import { insertOutboundMessage, Keyring, putSecret, queueNames, sendJobId, upsertContactAndConversation, withTenant, type Sql } from '@alphadome/tenant-core';
 import { redisUrl, TEST_KEYRING_SPEC } from '@alphadome/testkit/database';
-import { buildStatusWebhook, buildTextWebhook, signBody } from '@alphadome/whatsapp';
-import { connectionFromUrl } from '../src/queues.ts';
+import { buildStatusWebhook, buildTextWebhook, signBody, textMessage } from '@alphadome/whatsapp';
+import { connectionFromUrl, type WorkerQueues } from '../src/queues.ts';
 import { dropPrefix as dropStackPrefix } from '../../../bench/stack.ts';
 
 /** Helpers for the worker's end-to-end tests: real ingress (child process), real Redis/Postgres. */
@@ -96,6 +96,25 @@ export async function startIngress(env: { databaseUrl: string; prefix: string })
     'ingress to listen',
   );
   return { ...app, url };
+}
+
+/**
+ * A worker process as production runs it (`apps/worker/src/main.ts`, configured by the
+ * environment): against this database, Redis, queue prefix and Graph server; `extra` adds or
+ * overrides variables (tuning knobs, OPENAI_BASE_URL, LOG_LEVEL…).
+ */
+export function startWorkerProcess(env: { databaseUrl: string; prefix: string; graphUrl: string }, extra: Record<string, string> = {}): ChildApp {
+  return spawnApp('apps/worker/src/main.ts', {
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: redisUrl(),
+    QUEUE_PREFIX: env.prefix,
+    ENCRYPTION_KEYS: TEST_KEYRING_SPEC,
+    GRAPH_API_BASE_URL: env.graphUrl,
+    WORKER_PORT: '0',
+    HOST: '127.0.0.1',
+    WORKER_RETRY_BASE_MS: '100',
+    ...extra,
+  });
 }
 
 export async function postWebhook(ingressUrl: string, raw: string): Promise<number> {
@@ -237,6 +256,42 @@ export interface MessageLog {
   error_title: string | null;
   reply_to_wamid: string | null;
   idempotency_key: string | null;
+}
+
+/**
+ * A stored reply waiting to be sent (as the reply processor leaves it), and its send job: the
+ * outbound row (in the customer's conversation, whose last inbound message is `lastInboundAt`,
+ * default now) under `key`, then the send job on `queues`.
+ */
+export async function queueOutbound(
+  sql: Sql,
+  queues: Pick<WorkerQueues, 'addSend'>,
+  tenantId: string,
+  o: { key: string; waId: string; body: string; lastInboundAt?: Date },
+): Promise<{ key: string; rowId: string; jobId: string }> {
+  const rowId = await withTenant(sql, tenantId, async (tx) => {
+    const conv = await upsertContactAndConversation(tx, { tenantId, waId: o.waId, at: o.lastInboundAt ?? new Date() });
+    const { row } = await insertOutboundMessage(tx, {
+      tenantId,
+      conversationId: conv.id,
+      idempotencyKey: o.key,
+      waId: o.waId,
+      messageType: 'text',
+      body: o.body,
+      payload: textMessage(o.waId, o.body) as unknown as Record<string, unknown>,
+      answerPath: 'canned',
+    });
+    return row.id;
+  });
+  await queues.addSend({ tenantId, idempotencyKey: o.key });
+  return { key: o.key, rowId, jobId: sendJobId(tenantId, o.key) };
+}
+
+/** The outbound row stored under an idempotency key (read as that tenant). */
+export async function outboundRow(sql: Sql, tenantId: string, key: string) {
+  const [row] = await withTenant(sql, tenantId, (tx) => tx<{ wamid: string | null; status: string; error_code: number | null; error_title: string | null }[]>`
+    select wamid, status, error_code, error_title from alphadome.bot_message_logs where idempotency_key = ${key}`);
+  return row!;
 }
 
 /** A customer's messages in and out at one tenant (read as that tenant). */

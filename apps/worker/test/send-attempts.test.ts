@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { createLogger, insertOutboundMessage, sendJobId, upsertContactAndConversation, withTenant } from '@alphadome/tenant-core';
-import { createTestDatabase, redisUrl, TEST_KEYRING_SPEC, type TestDatabase } from '@alphadome/testkit/database';
+import { createLogger, withTenant } from '@alphadome/tenant-core';
+import { createTestDatabase, redisUrl, type TestDatabase } from '@alphadome/testkit/database';
 import { startGraphSimulator, type GraphSimulator } from '@alphadome/testkit';
-import { createGraphClient, textMessage } from '@alphadome/whatsapp';
+import { createGraphClient } from '@alphadome/whatsapp';
 import { createWorkerQueues, type WorkerQueues } from '../src/queues.ts';
 import { startWorker, type WorkerHandle } from '../src/worker.ts';
 import {
@@ -11,9 +11,11 @@ import {
   dropPrefix,
   keyring,
   newCustomer,
+  outboundRow,
+  queueOutbound,
   sleep,
-  spawnApp,
   startIngress,
+  startWorkerProcess,
   uniquePrefix,
   waitUntil,
   type ChildApp,
@@ -86,20 +88,11 @@ async function startSendWorker(opts: { graphTimeoutMs?: number } = {}): Promise<
 }
 
 /** A worker process as production runs it, to be killed with SIGKILL mid-call. */
-function startWorkerProcess(): ChildApp {
-  const child = spawnApp('apps/worker/src/main.ts', {
-    DATABASE_URL: db.url,
-    REDIS_URL: redisUrl(),
-    QUEUE_PREFIX: prefix,
-    ENCRYPTION_KEYS: TEST_KEYRING_SPEC,
-    GRAPH_API_BASE_URL: graph.url,
-    WORKER_PORT: '0',
-    HOST: '127.0.0.1',
-    WORKER_STALLED_INTERVAL_MS: '500',
-    WORKER_LOCK_DURATION_MS: '1500',
-    WORKER_RETRY_BASE_MS: '100',
-    LOG_LEVEL: 'warn',
-  });
+function workerProcess(): ChildApp {
+  const child = startWorkerProcess(
+    { databaseUrl: db.url, prefix, graphUrl: graph.url },
+    { WORKER_STALLED_INTERVAL_MS: '500', WORKER_LOCK_DURATION_MS: '1500', LOG_LEVEL: 'warn' },
+  );
   children.push(child);
   return child;
 }
@@ -115,32 +108,13 @@ function statusWebhooksToIngress(): void {
 }
 
 let seq = 0;
-/** A stored reply waiting to be sent (as the reply processor leaves it), and its send job. */
-async function queueReply(to: string): Promise<{ key: string; rowId: string; jobId: string }> {
+/** A stored reply to `to` waiting to be sent, and its send job (harness.ts queueOutbound). */
+function queueReply(to: string): Promise<{ key: string; rowId: string; jobId: string }> {
   const key = `test:attempts:${++seq}:${to}`;
-  const rowId = await withTenant(db.sql, T.id, async (tx) => {
-    const conv = await upsertContactAndConversation(tx, { tenantId: T.id, waId: to, at: new Date() });
-    const { row } = await insertOutboundMessage(tx, {
-      tenantId: T.id,
-      conversationId: conv.id,
-      idempotencyKey: key,
-      waId: to,
-      messageType: 'text',
-      body: `reply ${seq}`,
-      payload: textMessage(to, `reply ${seq}`) as unknown as Record<string, unknown>,
-      answerPath: 'canned',
-    });
-    return row.id;
-  });
-  await queues.addSend({ tenantId: T.id, idempotencyKey: key });
-  return { key, rowId, jobId: sendJobId(T.id, key) };
+  return queueOutbound(db.sql, queues, T.id, { key, waId: to, body: `reply ${seq}` });
 }
 
-async function outbound(key: string) {
-  const [row] = await withTenant(db.sql, T.id, (tx) => tx<{ wamid: string | null; status: string }[]>`
-    select wamid, status from alphadome.bot_message_logs where idempotency_key = ${key}`);
-  return row!;
-}
+const outbound = (key: string) => outboundRow(db.sql, T.id, key);
 
 async function messagesOut(): Promise<number> {
   const rows = await withTenant(db.sql, T.id, (tx) => tx<{ n: number }[]>`
@@ -186,7 +160,7 @@ it('a worker killed while Meta takes the message: the status webhook records the
   statusWebhooksToIngress();
   // the answer comes 1.5 s after the request: the worker is killed in between
   graph.setFaults({ latencyMs: 1_500 }, { phoneNumberId: T.phoneNumberId });
-  const doomed = startWorkerProcess();
+  const doomed = workerProcess();
   const to = newCustomer();
   const { key, rowId, jobId } = await queueReply(to);
   await waitUntil(() => graph.answering >= 1, 30_000, 'the Graph call to be in flight');
@@ -209,7 +183,7 @@ it('a worker killed while Meta takes the message: the status webhook records the
 it('a worker killed while its call hangs and Meta never took the message: sent again once, after waiting for a status that never came', async () => {
   statusWebhooksToIngress();
   graph.failNext(1, 'timeout', { phoneNumberId: T.phoneNumberId });
-  const doomed = startWorkerProcess();
+  const doomed = workerProcess();
   const to = newCustomer();
   const { key, jobId } = await queueReply(to);
   await waitUntil(() => graph.received.some((r) => r.outcome === 'timeout' && r.body.to === to), 30_000, 'the Graph call to hang');

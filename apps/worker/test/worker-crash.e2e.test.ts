@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, redisUrl, TEST_KEYRING_SPEC, type TestDatabase } from '@alphadome/testkit/database';
+import { createTestDatabase, type TestDatabase } from '@alphadome/testkit/database';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
 import {
   createTenant,
@@ -8,8 +8,8 @@ import {
   newCustomer,
   postWebhook,
   sleep,
-  spawnApp,
   startIngress,
+  startWorkerProcess,
   textWebhook,
   uniquePrefix,
   waitForQueuesIdle,
@@ -27,21 +27,11 @@ let tenant: TestTenant;
 const prefix = uniquePrefix('crash');
 const children: ChildApp[] = [];
 
-function startWorkerProcess(): ChildApp {
-  const child = spawnApp('apps/worker/src/main.ts', {
-    DATABASE_URL: db.url,
-    REDIS_URL: redisUrl(),
-    QUEUE_PREFIX: prefix,
-    ENCRYPTION_KEYS: TEST_KEYRING_SPEC,
-    GRAPH_API_BASE_URL: graph.url,
-    OPENAI_BASE_URL: openai.baseURL,
-    WORKER_PORT: '0',
-    HOST: '127.0.0.1',
-    WORKER_STALLED_INTERVAL_MS: '1000',
-    WORKER_LOCK_DURATION_MS: '2000',
-    WORKER_RETRY_BASE_MS: '100',
-    LOG_LEVEL: 'debug',
-  });
+function workerProcess(): ChildApp {
+  const child = startWorkerProcess(
+    { databaseUrl: db.url, prefix, graphUrl: graph.url },
+    { OPENAI_BASE_URL: openai.baseURL, WORKER_STALLED_INTERVAL_MS: '1000', WORKER_LOCK_DURATION_MS: '2000', LOG_LEVEL: 'debug' },
+  );
   children.push(child);
   return child;
 }
@@ -70,7 +60,7 @@ afterAll(async () => {
 
 it('a worker killed with SIGKILL mid-job: another picks the job up after the stall interval; exactly one reply', async () => {
   openai.setFaults({ latencyMs: 3000 }); // the LLM call is in flight when the worker dies
-  const first = startWorkerProcess();
+  const first = workerProcess();
   const from = newCustomer();
   const { raw, wamid } = textWebhook(tenant, from, 'Could a keyboard parcel reach Mombasa by courier?');
   expect(await postWebhook(ingress.url, raw)).toBe(200);
@@ -79,7 +69,7 @@ it('a worker killed with SIGKILL mid-job: another picks the job up after the sta
   await first.kill('SIGKILL');
   expect(graph.sent().filter((r) => r.body.to === from)).toHaveLength(0);
 
-  startWorkerProcess();
+  workerProcess();
   await graph.waitFor(() => graph.sent().some((r) => r.body.to === from), 25_000);
   await waitForQueuesIdle(prefix, undefined, 15_000);
   await sleep(500);
@@ -111,7 +101,7 @@ it('SIGTERM lets the active job finish before the process exits', async () => {
   expect(worker.proc.exitCode).toBe(0);
   const rows = await messagesOf(db.sql, tenant.id, from);
   expect(rows.map((m) => m.direction)).toEqual(['inbound', 'outbound']);
-  startWorkerProcess();
+  workerProcess();
   await graph.waitFor(() => graph.sent().some((r) => r.body.to === from), 20_000);
   await waitForQueuesIdle(prefix, undefined, 15_000);
   expect(graph.sent().filter((r) => r.body.to === from)).toHaveLength(1);

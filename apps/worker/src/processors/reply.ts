@@ -25,6 +25,7 @@ import {
   setInboundBody,
   turnsBefore,
   withTenant,
+  withTenantOneTrip,
   withTenantPipelined,
   type AnswerPath,
   type ConversationState,
@@ -146,12 +147,7 @@ export function replyProcessor(deps: ProcessorDeps) {
       behaviour,
       conv,
       batch,
-      loaded: {
-        templates: ctx.systemTemplates,
-        tokensUsed: loaded.tokensUsed,
-        timezone: ctx.timezone,
-        businessHours: ctx.businessHours,
-      },
+      tokensUsed: loaded.tokensUsed,
       lastWamid,
       finalAttempt,
       log,
@@ -320,20 +316,17 @@ interface PlanInput {
   behaviour: BehaviourSettings;
   conv: ConversationState;
   batch: MessageRow[];
-  loaded: {
-    templates?: { id: string; kind: string; language: string; body: string }[];
-    tokensUsed?: number;
-    timezone?: string;
-    businessHours?: unknown;
-  };
+  /** this month's tokens (0 when the tenant has no budget) */
+  tokensUsed: number;
   lastWamid: string;
   finalAttempt: boolean;
   log: ProcessorDeps['logger'];
 }
 
 async function planReply(p: PlanInput): Promise<Plan> {
-  const { deps, ctx, behaviour, conv, batch, loaded } = p;
-  const templates = loaded.templates ?? [];
+  const { deps, ctx, behaviour, conv, batch } = p;
+  // system templates, time zone and business hours: from the cached tenant context
+  const templates = ctx.systemTemplates;
   const template = (kind: string, lang: Language) => {
     for (const l of preferredLanguages(lang)) {
       const t = templates.find((x) => x.kind === kind && x.language === l);
@@ -427,19 +420,12 @@ async function planReply(p: PlanInput): Promise<Plan> {
       productTap: () => productTapAnswer(deps, ctx, conv.wa_id, tappedId, p.lastWamid),
       searchCatalog: (text) => catalogAnswer(deps, ctx, conv.wa_id, text, p.lastWamid),
       productGrounding: async () => (await closestProducts(deps, ctx.tenantId, texts.join('\n'))).map((h) => productGroundingLine(h, ctx.currency)),
-      extraGrounding: () =>
-        withTenantPipelined(deps.sql, ctx.tenantId, (tx, commit) => {
-          const rows = listFaqForGrounding(tx);
-          commit();
-          return rows;
-        }),
+      extraGrounding: () => withTenantOneTrip(deps.sql, ctx.tenantId, (tx) => listFaqForGrounding(tx)),
       // what only the LLM step needs, read when it is reached: the history, other tenants' markers (output guard)
       turns: async () => {
-        const [turns, markers] = await withTenantPipelined(deps.sql, ctx.tenantId, (tx, commit) => {
-          const reads = Promise.all([turnsBefore(tx, conv.id, batch[0]!.created_at), foreignMarkersOf(deps, tx, ctx.tenantId)]);
-          commit();
-          return reads;
-        });
+        const [turns, markers] = await withTenantOneTrip(deps.sql, ctx.tenantId, (tx) =>
+          Promise.all([turnsBefore(tx, conv.id, batch[0]!.created_at), foreignMarkersOf(deps, tx, ctx.tenantId)]),
+        );
         foreign = markers;
         return turns;
       },
@@ -472,14 +458,14 @@ async function planReply(p: PlanInput): Promise<Plan> {
     });
 
   // 4. business hours: the away message once per closed period, FAQ answers if allowed
-  const hours = hoursStatus(parseSchedule(loaded.businessHours), loaded.timezone ?? 'Africa/Nairobi');
+  const hours = hoursStatus(parseSchedule(ctx.businessHours), ctx.timezone);
   if (!hours.open && hours.closedPeriod) {
     const first = conv.away_period !== hours.closedPeriod;
     const t = template('away', language);
     const away = t?.body ?? (ctx.settings.awayMessage.trim() || systemText('away', language));
     let answer: ChosenReply | null = null;
     if (texts.length > 0 && behaviour.answerFaqWhenClosed) answer = await choose({ faqOnly: true });
-    if (answer) answer = localise(ctx, answer, language, templates);
+    if (answer) answer = localise(ctx, answer, language);
     if (answer?.payload) {
       // a catalog answer keeps its form; the away message goes before what it says
       const payload = first ? prependText(answer.payload, away) : answer.payload;
@@ -508,7 +494,7 @@ async function planReply(p: PlanInput): Promise<Plan> {
   }
 
   // 6. canned | FAQ | LLM | fallback
-  const budgetExhausted = budgetState(loaded.tokensUsed ?? 0, ctx.settings.monthlyTokenBudget) === 'exhausted';
+  const budgetExhausted = budgetState(p.tokensUsed, ctx.settings.monthlyTokenBudget) === 'exhausted';
   const started = Date.now();
   let chosen: ChosenReply;
   try {
@@ -520,7 +506,7 @@ async function planReply(p: PlanInput): Promise<Plan> {
   }
   if (chosen.promptTokens !== undefined) deps.metrics.llmDuration.observe({ outcome: 'ok' }, (Date.now() - started) / 1000);
   if (chosen.reason?.startsWith('guard_')) p.log.warn({ reason: chosen.reason }, 'LLM answer refused by the output guard; fallback');
-  chosen = localise(ctx, chosen, language, templates);
+  chosen = localise(ctx, chosen, language);
   const handover =
     chosen.handover && (behaviour.handoverOnNoAnswer && ctx.settings.escalationPhone ? true : false) ? chosen.reason ?? 'no_answer' : undefined;
   return {
@@ -533,7 +519,7 @@ async function planReply(p: PlanInput): Promise<Plan> {
 }
 
 /** Swap a canned or fallback reply for the tenant's variant in the customer's language, if any. */
-function localise(ctx: TenantContext, c: ChosenReply, lang: Language, templates: { id: string; kind: string; language: string; body: string }[]): ChosenReply {
+function localise(ctx: TenantContext, c: ChosenReply, lang: Language): ChosenReply {
   if (lang === 'mixed') return c;
   if (c.path === 'canned' && c.templateId) {
     const name = ctx.canned.find((t) => t.id === c.templateId)?.name;
@@ -541,7 +527,7 @@ function localise(ctx: TenantContext, c: ChosenReply, lang: Language, templates:
     if (variant && variant.id !== c.templateId) return { ...c, body: variant.body, templateId: variant.id };
   }
   if (c.path === 'fallback') {
-    const variant = templates.find((t) => t.kind === 'fallback' && t.language === lang);
+    const variant = ctx.systemTemplates.find((t) => t.kind === 'fallback' && t.language === lang);
     if (variant) return { ...c, body: variant.body, templateId: variant.id };
   }
   return c;

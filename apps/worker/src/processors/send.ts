@@ -2,12 +2,13 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   getOutboundForSend,
+  isUuid,
   markOutboundFailed,
   recordOutboundAccepted,
   sendJobId,
   withinDeadline,
   withTenant,
-  withTenantPipelined,
+  withTenantOneTrip,
   type Logger,
   type MessageRow,
   type RecordAcceptedResult,
@@ -15,6 +16,7 @@ import {
 } from '@alphadome/tenant-core';
 import { GRAPH_INVALID_RESPONSE_CODE, GRAPH_NETWORK_CODE, GRAPH_TIMEOUT_CODE, GraphApiError } from '@alphadome/whatsapp';
 import type { ProcessorDeps } from '../deps.ts';
+import { defaultDeliveryConfig } from '../delivery/config.ts';
 import { BLOCKED_STATUSES, markCredentialsInvalid, parkSend, storedCredentialStatus } from '../delivery/credentials.ts';
 import { SendRetryError } from '../delivery/retry-policy.ts';
 import type { DeliveryRuntime } from '../delivery/runtime.ts';
@@ -54,23 +56,23 @@ export type SendJobData = SendJob & { delivery?: DeliveryState; lastError?: { co
 // take it: send again. A duplicate now needs Meta to accept a message and its status webhooks to
 // be later than attemptWaitMs, or Redis to lose the marker.
 
-/** How long after an unanswered attempt started its retry waits for a status webhook (default). */
-export const DEFAULT_ATTEMPT_WAIT_MS = 30_000;
-/** A marker outlives what it guards: the wait above, the retries of a failed database write. */
-const PENDING_MARKER_TTL_MS = DEFAULT_ATTEMPT_WAIT_MS + 10 * 60_000;
+/**
+ * A pending marker outlives what it guards: the wait (attemptWaitMs, at least the default's),
+ * the retries of a failed database write.
+ */
+const pendingMarkerTtlMs = (attemptWaitMs: number): number => Math.max(defaultDeliveryConfig.attemptWaitMs, attemptWaitMs) + 10 * 60_000;
 const ACCEPTED_MARKER_TTL_MS = 60 * 60_000;
 
-export const sendAttemptKey = (prefix: string, sendId: string): string => `${prefix}:send-attempt:${sendId}`;
+const sendAttemptKey = (prefix: string, sendId: string): string => `${prefix}:send-attempt:${sendId}`;
 
 const CALLBACK_PREFIX = 'ad1:';
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** biz_opaque_callback_data of a send: the outbound row's id (not a secret; nothing else). */
-export const sendCallbackData = (messageId: string): string => `${CALLBACK_PREFIX}${messageId}`;
+const sendCallbackData = (messageId: string): string => `${CALLBACK_PREFIX}${messageId}`;
 /** The outbound row id in a status's biz_opaque_callback_data, if it is one of ours. */
 export function parseSendCallbackData(v: unknown): string | null {
   if (typeof v !== 'string' || !v.startsWith(CALLBACK_PREFIX)) return null;
   const id = v.slice(CALLBACK_PREFIX.length);
-  return UUID_RE.test(id) ? id.toLowerCase() : null;
+  return isUuid(id) ? id.toLowerCase() : null;
 }
 
 type AttemptMarker = { kind: 'pending'; startedAt: number } | { kind: 'accepted'; wamid: string };
@@ -89,7 +91,7 @@ function parseMarker(v: string | null): AttemptMarker | null {
  * connection cut mid-request), or a 2xx we could not understand. A refused connection and any
  * error answer from Meta mean it was not accepted.
  */
-export function outcomeUnknown(err: GraphApiError): boolean {
+function outcomeUnknown(err: GraphApiError): boolean {
   if (err.code === GRAPH_TIMEOUT_CODE || err.code === GRAPH_INVALID_RESPONSE_CODE) return true;
   if (err.code === GRAPH_NETWORK_CODE) return err.details !== 'ECONNREFUSED' && err.details !== 'ENOTFOUND';
   return false;
@@ -113,11 +115,7 @@ async function recordAccepted(sql: Sql, tenantId: string, messageId: string, wam
     try {
       return await withinDeadline(
         // BEGIN, the tenant, the one-statement record and COMMIT in one round trip
-        withTenantPipelined(sql, tenantId, (tx, commit) => {
-          const recorded = recordOutboundAccepted(tx, tenantId, messageId, wamid);
-          commit();
-          return recorded;
-        }),
+        withTenantOneTrip(sql, tenantId, (tx) => recordOutboundAccepted(tx, tenantId, messageId, wamid)),
         DB_DEADLINE_MS,
         'recording a sent message',
       );
@@ -127,11 +125,6 @@ async function recordAccepted(sql: Sql, tenantId: string, messageId: string, wam
       await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** (attempt - 1))));
     }
   }
-}
-
-export interface SendProcessorOptions {
-  /** see DEFAULT_ATTEMPT_WAIT_MS */
-  attemptWaitMs?: number;
 }
 
 const settingNumber = (extra: Record<string, unknown>, key: string): number | undefined => {
@@ -154,9 +147,10 @@ const settingNumber = (extra: Record<string, unknown>, key: string): number | un
  * is counted in alphadome_send_failures_total{tenant,code}. The token lives only in the
  * in-memory tenant context; never in job data, logs or errors.
  */
-export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime, opts: SendProcessorOptions = {}) {
-  // the delivery config's attemptWaitMs (SEND_ATTEMPT_WAIT_MS) unless the caller overrides it
-  const attemptWaitMs = opts.attemptWaitMs ?? rt.config.attemptWaitMs ?? DEFAULT_ATTEMPT_WAIT_MS;
+export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime) {
+  // the delivery config's attemptWaitMs (SEND_ATTEMPT_WAIT_MS; default in delivery/config.ts)
+  const attemptWaitMs = rt.config.attemptWaitMs;
+  const pendingMarkerTtl = pendingMarkerTtlMs(attemptWaitMs);
   const redis: Redis = rt.redis;
   return async (job: Job<SendJobData>, token?: string): Promise<SendOutcome> => {
     const d = job.data;
@@ -167,11 +161,7 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime, opts: Se
     // the row and its conversation's last inbound time in one statement; with BEGIN, the tenant
     // and COMMIT: one round trip
     const state = await withinDeadline(
-      withTenantPipelined(deps.sql, d.tenantId, (tx, commit) => {
-        const read = getOutboundForSend(tx, d.idempotencyKey);
-        commit();
-        return read;
-      }),
+      withTenantOneTrip(deps.sql, d.tenantId, (tx) => getOutboundForSend(tx, d.idempotencyKey)),
       DB_DEADLINE_MS,
       'reading the message to send',
     );
@@ -272,7 +262,7 @@ export function sendProcessor(deps: ProcessorDeps, rt: DeliveryRuntime, opts: Se
     // 4. the send, bracketed by the attempt marker
     let wamid: string;
     const sending = row;
-    await redis.set(attemptKey, `p ${Date.now()}`, 'PX', Math.max(PENDING_MARKER_TTL_MS, attemptWaitMs + 10 * 60_000));
+    await redis.set(attemptKey, `p ${Date.now()}`, 'PX', pendingMarkerTtl);
     try {
       ({ wamid } = await deps.graph.sendMessage(phoneNumberId, waToken, payload, { callbackData: sendCallbackData(sending.id) }));
     } catch (err) {

@@ -1,5 +1,5 @@
 import { DelayedError, type Job } from 'bullmq';
-import { applyMessageStatus, recordOutboundAccepted, withinDeadline, withTenantPipelined, type StatusJob } from '@alphadome/tenant-core';
+import { applyMessageStatus, recordOutboundAccepted, withinDeadline, withTenantOneTrip, type StatusJob } from '@alphadome/tenant-core';
 import type { ProcessorDeps } from '../deps.ts';
 import { parseSendCallbackData } from './send.ts';
 
@@ -38,11 +38,7 @@ export function statusProcessor(deps: ProcessorDeps) {
     };
     // BEGIN, the tenant, the one statement and COMMIT: one round trip
     let result = await withinDeadline(
-      withTenantPipelined(deps.sql, d.tenantId, (tx, commit) => {
-        const applied = applyMessageStatus(tx, input);
-        commit();
-        return applied;
-      }),
+      withTenantOneTrip(deps.sql, d.tenantId, (tx) => applyMessageStatus(tx, input)),
       20_000,
       'applying a status',
     );
@@ -53,11 +49,7 @@ export function statusProcessor(deps: ProcessorDeps) {
       // sees the wamid the record statement just wrote, or the one another recorder committed
       // ('same'); after 'other' or 'missing' no row has this wamid and it is 'unknown'
       const [recorded, applied] = await withinDeadline(
-        withTenantPipelined(deps.sql, d.tenantId, (tx, commit) => {
-          const both = Promise.all([recordOutboundAccepted(tx, d.tenantId, messageId, d.wamid), applyMessageStatus(tx, input)]);
-          commit();
-          return both;
-        }),
+        withTenantOneTrip(deps.sql, d.tenantId, (tx) => Promise.all([recordOutboundAccepted(tx, d.tenantId, messageId, d.wamid), applyMessageStatus(tx, input)])),
         20_000,
         'recording a sent message from its status',
       );
