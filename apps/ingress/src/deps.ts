@@ -75,7 +75,7 @@ export async function createIngressDeps(config: IngressConfig, opts: IngressDeps
   if ((opts.handoff ?? 'direct') === 'stream') {
     const key = handoffStreamKey(config.QUEUE_PREFIX);
     enqueuer = new StreamEnqueuer(redis, key, batcherOpts);
-    forwarder = new ForwarderProcess({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, key, logLevel: config.LOG_LEVEL, logger, metrics });
+    forwarder = new ForwarderProcess({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, key, logLevel: config.LOG_LEVEL, pace: config.pace, logger, metrics });
     metrics.setBacklogSource(() => redis.xlen(key));
     if (opts.startForwarder ?? true) forwarder.start();
   } else {

@@ -17,22 +17,12 @@ export interface TurnBatcherOptions {
   timeoutMs?: number;
   /** a batch holding this many jobs takes no more requests (the next ones start a new batch) */
   maxBatchJobs?: number;
-  /**
-   * Batches sent and not yet confirmed at one time. While that many are in flight, the
-   * requests of the following turns gather into the next batch, which is sent as soon as one
-   * returns: under load a Redis round trip carries many webhooks (BullMQ and ioredis cost a lot
-   * per round trip); at low load nothing is in flight and a webhook is sent at the end of its
-   * own turn, as before.
-   */
-  maxInFlight?: number;
   metrics?: IngressMetrics;
 }
 
 interface Batch<T> {
   items: T[];
   jobs: number;
-  /** no more requests join (full, sent, or given up) */
-  sealed: boolean;
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -44,21 +34,24 @@ interface Batch<T> {
 
 /**
  * Gathers what the requests hand over into few sends: the requests handled in one event-loop
- * turn always share one, and while `maxInFlight` sends are unconfirmed the next turns' requests
- * gather too (group commit). Every request still waits until Redis confirmed its batch and
- * shares the batch's fate: if it fails, or is not confirmed within `timeoutMs` of the batch's
- * first request, every request in it answers 503 and Meta redelivers; whatever did get in
- * makes the redelivery a no-op (job ids come from the wamid).
+ * turn always share one, and while a send is unconfirmed the next turns' requests gather into
+ * the next batch, sent as soon as it returns (group commit, one batch in flight): under load a
+ * Redis round trip carries many webhooks (BullMQ and ioredis cost a lot per round trip); at low
+ * load nothing is in flight and a webhook is sent at the end of its own turn. Every request
+ * still waits until Redis confirmed its batch and shares the batch's fate: if it fails, or is
+ * not confirmed within `timeoutMs` of the batch's first request, every request in it answers
+ * 503 and Meta redelivers; whatever did get in makes the redelivery a no-op (job ids come from
+ * the wamid).
  */
 export class TurnBatcher<T> {
   private readonly timeoutMs: number;
   private readonly maxBatchJobs: number;
-  private readonly maxInFlight: number;
   private readonly metrics: IngressMetrics | undefined;
   /** batches waiting to be sent, oldest first; the last one may still take requests */
   private readonly queue: Batch<T>[] = [];
   private pumpScheduled = false;
-  private sending = 0;
+  /** a batch is sent and not yet confirmed (or given up) */
+  private sending = false;
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
 
@@ -68,7 +61,6 @@ export class TurnBatcher<T> {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 2_500;
     this.maxBatchJobs = opts.maxBatchJobs ?? 500;
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.metrics = opts.metrics;
   }
 
@@ -76,29 +68,32 @@ export class TurnBatcher<T> {
   add(item: T, jobs: number): Promise<void> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'ingress is shutting down'));
     let batch = this.queue.length > 0 ? this.queue[this.queue.length - 1]! : undefined;
-    if (batch === undefined || batch.sealed) {
+    // a batch takes no more requests once full or given up (one that was sent has left the queue)
+    if (batch === undefined || batch.settled || batch.jobs >= this.maxBatchJobs) {
       batch = this.newBatch();
       this.queue.push(batch);
     }
     batch.items.push(item);
     batch.jobs += jobs;
-    if (batch.jobs >= this.maxBatchJobs) batch.sealed = true;
     // after the I/O callbacks of this turn: every request parsed in it joins the batch
-    if (!this.pumpScheduled) {
-      this.pumpScheduled = true;
-      setImmediate(() => {
-        this.pumpScheduled = false;
-        this.pump();
-      });
-    }
+    this.schedulePump();
     return batch.promise;
   }
 
-  /** Sends queued batches while fewer than maxInFlight are unconfirmed (all of them once closing). */
+  /** Runs pump() at the end of this turn (once, however many ask). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Sends the oldest queued batch unless one is unconfirmed (all of them once closing). */
   private pump(): void {
-    while (this.queue.length > 0 && (this.sending < this.maxInFlight || this.closed)) {
+    while (this.queue.length > 0 && (!this.sending || this.closed)) {
       const batch = this.queue.shift()!;
-      batch.sealed = true;
       if (batch.settled) continue; // gave up waiting (timed out in the queue)
       this.sendBatch(batch);
     }
@@ -108,20 +103,14 @@ export class TurnBatcher<T> {
     const items = batch.items;
     batch.items = [];
     this.metrics?.enqueueBatchSize.observe(batch.jobs);
-    this.sending++;
+    this.sending = true;
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
-      this.sending--;
-      // a slot is free: what gathered meanwhile goes at the end of this turn
-      if (this.queue.length > 0 && !this.pumpScheduled) {
-        this.pumpScheduled = true;
-        setImmediate(() => {
-          this.pumpScheduled = false;
-          this.pump();
-        });
-      }
+      this.sending = false;
+      // the slot is free: what gathered meanwhile goes at the end of this turn
+      if (this.queue.length > 0) this.schedulePump();
     };
     // a batch that timed out in flight frees its slot: a Redis that hangs must not hold the
     // batches behind it beyond their own deadline
@@ -161,9 +150,8 @@ export class TurnBatcher<T> {
     // every request awaits this promise; this no-op keeps a batch whose requests are gone from
     // being reported as an unhandled rejection
     promise.catch(() => {});
-    const batch: Batch<T> = { items: [], jobs: 0, sealed: false, promise, resolve, reject, timer: undefined, settled: false, onTimeout: undefined };
+    const batch: Batch<T> = { items: [], jobs: 0, promise, resolve, reject, timer: undefined, settled: false, onTimeout: undefined };
     batch.timer = setTimeout(() => {
-      batch.sealed = true;
       settle(batch, new AppError('unavailable', `Redis did not confirm the jobs within ${this.timeoutMs} ms`));
       batch.onTimeout?.();
     }, this.timeoutMs);

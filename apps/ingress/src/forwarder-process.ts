@@ -8,7 +8,6 @@
 import { createLogger } from '@alphadome/tenant-core';
 import type { IngressJob } from './enqueue.ts';
 import { createIngressQueues } from './queues.ts';
-import { inboundPaceFromEnv } from './pace.ts';
 import { HandoffForwarder, type ForwarderStats } from './forwarder.ts';
 import { FORWARDER_ENV, type ForwarderChildConfig, type FromForwarder, type ToForwarder } from './forwarder-supervisor.ts';
 import { createProducerRedis } from './redis.ts';
@@ -25,7 +24,7 @@ const send = (msg: FromForwarder): void => {
 
 const logger = createLogger('ingress-forwarder', config.logLevel);
 const producer = createProducerRedis(redisUrl);
-const queues = createIngressQueues(producer, config.prefix, inboundPaceFromEnv(process.env));
+const queues = createIngressQueues(producer, config.prefix, config.pace);
 
 /** Counts since the last report; sent to ingress (for its /metrics) four times a second. */
 const fresh = (): Extract<FromForwarder, { type: 'stats' }> => ({ type: 'stats', messages: 0, statuses: 0, lags: [], errors: 0, dead: 0 });

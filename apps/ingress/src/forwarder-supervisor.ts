@@ -4,6 +4,7 @@ import { hostname, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@alphadome/tenant-core';
 import type { IngressMetrics } from './metrics.ts';
+import type { InboundPace } from './pace.ts';
 
 /** The environment variable that carries the forwarder's (non-secret) configuration. */
 export const FORWARDER_ENV = 'ALPHADOME_INGRESS_FORWARDER';
@@ -13,6 +14,8 @@ export interface ForwarderChildConfig {
   key: string;
   consumer: string;
   logLevel: string;
+  /** ingress's pacing of inbound jobs, as its configuration parsed it */
+  pace: InboundPace;
 }
 
 export type ToForwarder = { type: 'stop'; drainMs: number };
@@ -26,6 +29,7 @@ export interface ForwarderProcessOptions {
   prefix: string;
   key: string;
   logLevel: string;
+  pace: InboundPace;
   logger: Logger;
   metrics: IngressMetrics;
   /** niceness of the forwarder (0-19; higher = yields more to the webhook path). Default 10. */
@@ -51,6 +55,7 @@ export class ForwarderProcess {
       prefix: opts.prefix,
       key: opts.key,
       logLevel: opts.logLevel,
+      pace: opts.pace,
       consumer: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     };
   }

@@ -1,19 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createSql, inboundJobId, queueNames, queueOrderedBacklogAdd, type InboundMessageJob, type Sql } from '@alphadome/tenant-core';
+import { createLogger, createSql, fairOrderedPriorities, inboundJobId, queueNames, type InboundMessageJob, type Sql } from '@alphadome/tenant-core';
 import { createTestDatabase, type TestDatabase } from '@alphadome/testkit/database';
 import { startGraphSimulator, type GraphSimulator } from '@alphadome/testkit';
+import { startRedisServer, type RedisServer } from '../../../bench/stack.ts';
 import { startWorker, type WorkerHandle } from '../src/worker.ts';
 import { connectionFromUrl } from '../src/queues.ts';
-import { createTenant, freePort, keyring, newCustomer, newWamid, waitUntil, type TestTenant } from './harness.ts';
+import { createTenant, keyring, newCustomer, newWamid, waitUntil, type TestTenant } from './harness.ts';
 
 /**
  * What one canned message costs the worker, stage by stage (inbound → reply → send): SQL
@@ -75,8 +72,7 @@ async function commandStats(redis: Redis): Promise<Map<string, number>> {
 let db: TestDatabase;
 let sql: Sql;
 let graph: GraphSimulator;
-let redisProc: ChildProcess;
-let redisDir: string;
+let redisServer: RedisServer;
 let redisUrl: string;
 let redisPort: number;
 let pgPort: number;
@@ -85,14 +81,11 @@ let tenant: TestTenant;
 const prefix = `cost${Date.now().toString(36)}`;
 
 beforeAll(async () => {
-  redisPort = await freePort();
-  redisDir = await mkdtemp(join(tmpdir(), 'alphadome-cost-redis-'));
-  redisProc = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
-    stdio: 'ignore',
-  });
-  redisUrl = `redis://127.0.0.1:${redisPort}`;
+  redisServer = await startRedisServer();
+  redisPort = redisServer.port;
+  redisUrl = redisServer.url;
   admin = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await waitUntil(async () => admin.connect().then(() => true, () => false), 10_000, 'redis-server');
+  await admin.connect();
   db = await createTestDatabase();
   pgPort = Number(new URL(db.url).port || 5432);
   sql = createSql({ url: db.url, max: 10, name: 'alphadome-cost', debug: countStatement });
@@ -116,8 +109,7 @@ afterAll(async () => {
   await graph?.close();
   await db?.drop();
   admin?.disconnect();
-  redisProc?.kill('SIGTERM');
-  if (redisDir) await rm(redisDir, { recursive: true, force: true });
+  await redisServer?.stop();
 });
 
 function inboundJob(t: TestTenant): { name: string; data: InboundMessageJob; opts: { jobId: string } } {
@@ -139,13 +131,11 @@ function inboundJob(t: TestTenant): { name: string; data: InboundMessageJob; opt
   };
 }
 
-/** Enqueue as ingress does: the tenant's backlog priority, then one addBulk. */
+/** Enqueue as ingress does: the tenant's backlog priority (its fairOrderedPriorities), then one addBulk (not paced). */
 async function enqueueInbound(queue: Queue, jobs: ReturnType<typeof inboundJob>[]): Promise<void> {
-  const pipe = admin.pipeline();
-  queueOrderedBacklogAdd(pipe, queue, tenant.id, jobs.map((j) => j.opts.jobId));
-  const [[err, p] = [null, 1]] = (await pipe.exec()) ?? [];
-  if (err) throw err;
-  await queue.addBulk(jobs.map((j) => ({ ...j, opts: { ...j.opts, priority: Number(p) || 1 } })));
+  const [one] = await fairOrderedPriorities(admin, queue, [[tenant.id, jobs.map((j) => j.opts.jobId)]]);
+  const priority = one!.priority;
+  await queue.addBulk(jobs.map((j) => ({ ...j, opts: { ...j.opts, priority } })));
 }
 
 function start(queues: readonly ('inbound' | 'reply' | 'send' | 'status')[], concurrency: number): Promise<WorkerHandle> {
