@@ -3,18 +3,17 @@
  * database and queue prefix, the Graph and OpenAI simulators in this process, the ingress and
  * the worker as child processes configured by the environment only (as production runs them).
  * Webhooks go to the real ingress; what the bench measures arrives at the Graph simulator.
+ * BENCH_CPU_PROF=1 writes a V8 CPU profile of the ingress and of each worker to bench/profiles/
+ * (as e2e.ts does for its workers; see cpuProfNodeArgs in stack.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { createSql, createTenant, Keyring, migrate, putSecret, withTenant, type Sql } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
 import { buildTextWebhook, signBody } from '@alphadome/whatsapp';
-import { dropPrefix, seedHistory } from './stack.ts';
+import { cpuProfNodeArgs, dropPrefix, freePort, repoRoot, seedHistory, spawnChild } from './stack.ts';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
 const SECRET = 'bench-platform-app-secret';
 export const KEYS = `bench1:${Buffer.alloc(32, 9).toString('base64')}`;
 
@@ -45,26 +44,25 @@ export interface DeliveryBench {
 
 const log = (l: string) => process.stderr.write(`${l}\n`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
+/**
+ * Tuning knobs set in the bench's environment go to the apps too (experiments): INGRESS_HANDOFF,
+ * INGRESS_TENANT_PACE_*, WORKER_*, SEND_*, DATABASE_POOL_MAX, DATABASE_TENANT_SHARE. The rest of
+ * the bench's environment does not: the apps are configured by what setupDeliveryBench sets.
+ */
+const PASSED_ON = /^(INGRESS_HANDOFF|INGRESS_TENANT_PACE_.*|WORKER_.*|SEND_.*|DATABASE_POOL_MAX|DATABASE_TENANT_SHARE)$/;
+
+function passedOn(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => PASSED_ON.test(e[0]) && !!e[1]));
 }
 
-/** BENCH_CPU_PROF_DIR=dir: each app writes a V8 CPU profile there when it exits (Chrome DevTools). */
-function startChild(entry: string, env: Record<string, string>): ChildProcess {
-  const prof = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', entry], {
-    cwd: root,
+/** `env` wins over what passedOn() takes from the bench's environment; `nodeArgs` go before the entry (cpuProfNodeArgs). */
+function startChild(entry: string, env: Record<string, string>, nodeArgs: readonly string[]): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+    cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
       LOG_LEVEL: 'warn',
-      ...(process.env.INGRESS_HANDOFF ? { INGRESS_HANDOFF: process.env.INGRESS_HANDOFF } : {}),
+      ...passedOn(),
       ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -97,13 +95,6 @@ async function waitHttp(url: string, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${url} did not answer`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Worker tuning knobs set in the bench's environment go to the worker too (experiments). */
-function workerTuning(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => /^(WORKER_|SEND_|DATABASE_POOL_MAX$)/.test(e[0]) && e[0] !== 'WORKER_CONCURRENCY' && !!e[1]),
-  );
 }
 
 export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerConcurrency: number; workers: number }): Promise<DeliveryBench> {
@@ -139,9 +130,10 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
     OPENAI_API_KEY: 'sk-bench-platform',
     HOST: '127.0.0.1',
   };
+  const nodeArgs = await cpuProfNodeArgs();
   const ingressPort = await freePort();
   const children: ChildProcess[] = [];
-  const ingress = startChild('apps/ingress/src/main.ts', { ...env, INGRESS_PORT: String(ingressPort) });
+  const ingress = startChild('apps/ingress/src/main.ts', { ...env, INGRESS_PORT: String(ingressPort) }, nodeArgs);
   children.push(ingress);
   const ingressUrl = `http://127.0.0.1:${ingressPort}`;
   await waitHttp(`${ingressUrl}/healthz`, 30_000);
@@ -169,26 +161,21 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
     async postBurst(t, count, base, text) {
       // from a process of its own: a load generator sharing the simulators' event loop delays
       // their answers (Meta's and OpenAI's servers do not wait on whoever sends the webhooks)
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/burst-poster.ts'], {
-        cwd: root,
-        env: { PATH: process.env.PATH ?? '', BURST: JSON.stringify({ ingressUrl, phoneNumberId: t.phoneNumberId, count, base, text }) },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4_000)));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      if (code !== 0) throw new Error(`burst poster exited ${code}: ${err}`);
+      const child = spawnChild(
+        'burst-poster',
+        [process.execPath, '--import', 'tsx', 'bench/burst-poster.ts'],
+        { PATH: process.env.PATH ?? '', BURST: JSON.stringify({ ingressUrl, phoneNumberId: t.phoneNumberId, count, base, text }) },
+        { inheritEnv: false },
+      );
+      await child.exited;
+      const code = child.proc.exitCode;
+      if (code !== 0) throw new Error(`burst poster exited ${code}: ${child.output().slice(-4_000)}`);
     },
     async startWorker() {
       // BENCH_WORKERS worker processes share the queues (a deployment scales workers out)
       for (let i = 0; i < opts.workers; i++) {
         const port = await freePort();
-        const worker = startChild('apps/worker/src/main.ts', {
-          ...workerTuning(),
-          ...env,
-          WORKER_PORT: String(port),
-          WORKER_CONCURRENCY: String(opts.workerConcurrency),
-        });
+        const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(port), WORKER_CONCURRENCY: String(opts.workerConcurrency) }, nodeArgs);
         children.push(worker);
         await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
         bench.workerMetricsUrl ??= `http://127.0.0.1:${port}/metrics`;

@@ -15,12 +15,12 @@
  * BENCH_WORKER_CONCURRENCY sets the workers' WORKER_CONCURRENCY (default 16 per queue).
  * BENCH_CPU_PROF=1 writes a V8 CPU profile of each worker to bench/profiles/ (on SIGTERM).
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { readdir, readFile } from 'node:fs/promises';
 import { Keyring } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
 import {
   CANNED_TEXT,
+  cpuProfNodeArgs,
   createStackDatabase,
   deliverWebhook,
   dropPrefix,
@@ -91,13 +91,11 @@ export async function startStack(opts: { workers?: number; tenants?: number; log
     const env = { databaseUrl: db.url, redisUrl: redis.url, prefix, graphUrl: graph.url, openaiUrl: openai.baseURL };
     const ingress = await startIngressApp(env);
     cleanups.push(() => ingress.stop());
-    const cpuProf = process.env.BENCH_CPU_PROF === '1';
-    const profDir = fileURLToPath(new URL('./profiles/', import.meta.url));
-    if (cpuProf) await mkdir(profDir, { recursive: true });
+    const nodeArgs = await cpuProfNodeArgs();
     const workers: ChildApp[] = [];
     for (let i = 1; i <= (opts.workers ?? 2); i++) {
       const tuning: Record<string, string> = process.env.BENCH_WORKER_CONCURRENCY ? { WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY } : {};
-      const w = await startWorkerApp(`worker-${i}`, env, { ...tuning, ...opts.workerEnv }, cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+      const w = await startWorkerApp(`worker-${i}`, env, { ...tuning, ...opts.workerEnv }, nodeArgs);
       workers.push(w);
       cleanups.push(() => w.stop());
     }
@@ -215,7 +213,8 @@ export async function runE2eBench(log: Log = defaultLog): Promise<E2eBenchResult
       `p50 ${percentile(thr.latenciesMs, 50)} ms, p99 ${percentile(thr.latenciesMs, 99)} ms`);
     log(`  CPU over the burst (share of one core): ${cpu}, postgres (all backends on the server) ${round((pgAfter - pgBefore) / wallS * 100, 0)}%`);
     // CPU time per message is what the worker's code decides; the share of a core also depends on who else runs
-    const workerCpuUs = ((cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!) / burst) * 1e6;
+    const workersCpuS = cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!;
+    const workerCpuUs = (workersCpuS / burst) * 1e6;
     log(`  worker CPU per message (both workers, all stages): ${round(workerCpuUs, 0)} µs`);
 
     const mem = await Promise.all(procs.map((p) => memoryOf(p.pid)));
@@ -230,8 +229,8 @@ export async function runE2eBench(log: Log = defaultLog): Promise<E2eBenchResult
       peak_rss_mb_worker_2: peak(2),
       peak_rss_mb_redis: peak(3),
       cpu_pct_ingress: round((cpuAfter[0]! - cpuBefore[0]!) / wallS * 100, 0),
-      cpu_pct_workers: round((cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!) / wallS * 100, 0),
-      worker_cpu_us_per_msg: round(((cpuAfter[1]! - cpuBefore[1]! + cpuAfter[2]! - cpuBefore[2]!) / burst) * 1e6, 0),
+      cpu_pct_workers: round(workersCpuS / wallS * 100, 0),
+      worker_cpu_us_per_msg: round(workerCpuUs, 0),
       cpu_pct_redis: round((cpuAfter[3]! - cpuBefore[3]!) / wallS * 100, 0),
       cpu_pct_postgres: round((pgAfter - pgBefore) / wallS * 100, 0),
     };

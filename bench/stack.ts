@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -115,6 +115,17 @@ export function spawnApp(name: string, entry: string, env: Record<string, string
     LOG_LEVEL: 'warn',
     ...env,
   });
+}
+
+/**
+ * BENCH_CPU_PROF=1: node flags that make an app write a V8 CPU profile to bench/profiles/ when it
+ * exits (on SIGTERM; open it in Chrome DevTools); otherwise none.
+ */
+export async function cpuProfNodeArgs(): Promise<string[]> {
+  if (process.env.BENCH_CPU_PROF !== '1') return [];
+  const profDir = fileURLToPath(new URL('./profiles/', import.meta.url));
+  await mkdir(profDir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
 }
 
 /** VmRSS / VmHWM (peak) of a live process, in MB; null once it is gone. */

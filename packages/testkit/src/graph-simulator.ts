@@ -3,7 +3,7 @@
 // injectable faults (latency, throughput/pair limits, expired tokens, 5xx, hung requests);
 // optionally, the status webhooks (sent, delivered…) Meta posts for each accepted message.
 import { createHash, randomBytes } from 'node:crypto';
-import { buildWebhookObject, signBody, toMetaJson } from '@alphadome/whatsapp';
+import { buildStatusWebhook, signBody } from '@alphadome/whatsapp';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   bearerToken,
@@ -452,6 +452,8 @@ export class GraphSimulator {
     }
 
     let reply: Reply;
+    /** set when the send is accepted: what its status webhooks need */
+    let accepted: { wamid: string; to: string; callback: unknown } | undefined;
     if (error) {
       reply = this.errorReply(error);
       record.outcome = 'error';
@@ -464,6 +466,7 @@ export class GraphSimulator {
       const to = String(b.to ?? (b as { recipient?: unknown }).recipient);
       const id = this.nextWamid(to);
       record.messageId = id;
+      accepted = { wamid: id, to, callback: b['biz_opaque_callback_data'] };
       reply = {
         status: 200,
         body: {
@@ -483,10 +486,7 @@ export class GraphSimulator {
       sendJson(res, reply.status, reply.body, reply.headers);
       this.record(record);
       // accepted is accepted, whether or not the sender is still there to read the answer
-      if (record.kind === 'send' && record.outcome === 'ok' && record.messageId) {
-        const b = isObject(body) ? (body as GraphMessageBody) : {};
-        this.scheduleStatuses(phoneNumberId, record.messageId, String(b.to ?? b['recipient'] ?? ''), b['biz_opaque_callback_data']);
-      }
+      if (accepted) this.scheduleStatuses(phoneNumberId, accepted.wamid, accepted.to, accepted.callback);
     }, delay);
   }
 
@@ -502,18 +502,15 @@ export class GraphSimulator {
       const rec: StatusDeliveryRecord = { wamid, status, phoneNumberId, attempts: 0, lastStatus: 0 };
       if (typeof callback === 'string') rec.callbackData = callback;
       this.statusDeliveries.push(rec);
-      const statusObj: Record<string, unknown> = { id: wamid, status, timestamp: String(Math.floor(Date.now() / 1000)) };
-      if (/^US\./.test(to)) statusObj['recipient_user_id'] = to;
-      else statusObj['recipient_id'] = waId(to);
-      if (rec.callbackData !== undefined) statusObj['biz_opaque_callback_data'] = rec.callbackData;
-      statusObj['pricing'] = { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
-      const raw = toMetaJson(
-        buildWebhookObject({
-          phoneNumberId,
-          displayPhoneNumber: hooks.displayPhoneNumber?.(phoneNumberId) ?? phoneNumberId,
-          statuses: [statusObj],
-        }),
-      );
+      // waId() leaves a business-scoped id as it is; buildStatusWebhook puts that in recipient_user_id
+      const raw = buildStatusWebhook({
+        phoneNumberId,
+        displayPhoneNumber: hooks.displayPhoneNumber?.(phoneNumberId) ?? phoneNumberId,
+        wamid,
+        status,
+        recipientId: waId(to),
+        ...(rec.callbackData !== undefined ? { callbackData: rec.callbackData } : {}),
+      });
       this.statusTimer(() => void this.postStatus(hooks, rec, raw, Date.now() + (hooks.retryForMs ?? 120_000)), at);
     }
   }

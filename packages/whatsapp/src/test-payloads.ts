@@ -94,6 +94,8 @@ export interface StatusWebhookInput {
   errors?: { code: number; title: string; message?: string; details?: string }[];
   /** Adds Meta's per-message pricing block (default for sent/delivered/read). */
   pricing?: boolean;
+  /** The send's `biz_opaque_callback_data`, echoed back as Meta does. */
+  callbackData?: string;
 }
 
 /** A status update for one of our outbound messages as Meta delivers it. */
@@ -105,6 +107,7 @@ export function buildStatusWebhook(input: StatusWebhookInput): string {
   };
   if (isBusinessScopedUserId(input.recipientId)) status['recipient_user_id'] = input.recipientId;
   else status['recipient_id'] = input.recipientId;
+  if (input.callbackData !== undefined) status['biz_opaque_callback_data'] = input.callbackData;
 
   if (input.status === 'failed') {
     const errors = input.errors ?? [
