@@ -39,6 +39,9 @@ const tuning = z
     WORKER_TENANT_INFLIGHT_INBOUND: z.coerce.number().int().min(0).optional(),
     WORKER_TENANT_INFLIGHT_REPLY: z.coerce.number().int().min(0).optional(),
     WORKER_TENANT_INFLIGHT_SEND: z.coerce.number().int().min(0).optional(),
+    // the caps hold while another tenant has started a job of the queue within this long (ms);
+    // a tenant alone keeps every slot. 0 = the caps always hold
+    WORKER_TENANT_INFLIGHT_OTHERS_ACTIVE_MS: z.coerce.number().int().min(0).optional(),
   })
   .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
 if (!tuning.success) {
@@ -98,6 +101,7 @@ const handle = await startWorker({
       ...(t.WORKER_TENANT_INFLIGHT_REPLY !== undefined ? { reply: t.WORKER_TENANT_INFLIGHT_REPLY } : {}),
       ...(t.WORKER_TENANT_INFLIGHT_SEND !== undefined ? { send: t.WORKER_TENANT_INFLIGHT_SEND } : {}),
     },
+    ...(t.WORKER_TENANT_INFLIGHT_OTHERS_ACTIVE_MS !== undefined ? { othersActiveMs: t.WORKER_TENANT_INFLIGHT_OTHERS_ACTIVE_MS } : {}),
   },
   ...(t.WORKER_STALLED_INTERVAL_MS !== undefined ? { stalledIntervalMs: t.WORKER_STALLED_INTERVAL_MS } : {}),
   ...(t.WORKER_LOCK_DURATION_MS !== undefined ? { lockDurationMs: t.WORKER_LOCK_DURATION_MS } : {}),

@@ -68,6 +68,11 @@ describe('per-tenant in-flight cap', () => {
       tenantInflight: { caps: { inbound: 8, reply: 2, send: 8 } },
       logger: createLogger('worker-inflight-test', 'silent'),
     });
+    // B has been answered a moment ago: another tenant is active, so A's cap holds (alone, A
+    // would keep every slot: the next test)
+    expect(await postWebhook(ingress.url, textWebhook(B, newCustomer(), 'Habari, are you open today?').raw)).toBe(200);
+    await graph.waitForSent(1, { phoneNumberId: B.phoneNumberId, timeoutMs: 20_000 });
+    calls.length = 0;
     const burst = 24;
     const statuses = await Promise.all(
       Array.from({ length: burst }, () => postWebhook(ingress.url, textWebhook(A, newCustomer(), 'Could you recommend a beginner instrument?').raw)),
@@ -77,8 +82,8 @@ describe('per-tenant in-flight cap', () => {
     await waitUntil(() => calls.some((c) => c.key === A.openaiKey), 15_000, "A's first LLM call");
     const bPosted = Date.now();
     expect(await postWebhook(ingress.url, textWebhook(B, newCustomer(), 'Could you recommend a beginner instrument?').raw)).toBe(200);
-    await graph.waitForSent(1, { phoneNumberId: B.phoneNumberId, timeoutMs: 20_000 });
-    const bLatency = graph.sentTo(B.phoneNumberId)[0]!.receivedAt - bPosted;
+    await graph.waitForSent(2, { phoneNumberId: B.phoneNumberId, timeoutMs: 20_000 });
+    const bLatency = graph.sentTo(B.phoneNumberId)[1]!.receivedAt - bPosted;
     const aSentWhenB = graph.sentTo(A.phoneNumberId).length;
 
     // every one of A's messages is answered: parked jobs are all promoted (none stranded)
@@ -97,6 +102,25 @@ describe('per-tenant in-flight cap', () => {
     expect(await worker.queues.reply.getJobCounts('failed', 'delayed')).toEqual({ failed: 0, delayed: 0 });
   }, 120_000);
 
+  it('the cap holds only while another tenant is active: a tenant alone keeps every slot', async () => {
+    const client = await redisOf(worker!.queues.reply);
+    const capPrefix = `${prefix}-alone`;
+    const caps = new TenantInflight(client, capPrefix, { ...defaultTenantInflight, othersActiveMs: 400, caps: { inbound: 0, reply: 2, send: 0 } });
+    const run = async (tenantId: string, ids: string[]) => {
+      const got: boolean[] = [];
+      for (const id of ids) got.push(await caps.acquire('reply', tenantId, id));
+      return got;
+    };
+    expect(await run(A.id, ['a1', 'a2', 'a3', 'a4'])).toEqual([true, true, true, true]);
+    // B starts a job: from now on A is over its cap
+    expect(await run(B.id, ['b1'])).toEqual([true]);
+    expect(await run(A.id, ['a5'])).toEqual([false]);
+    // B idle for longer than othersActiveMs: A alone again
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await run(A.id, ['a5', 'a6'])).toEqual([true, true]);
+    await client.del(...caps.keys('reply', A.id), ...caps.keys('reply', B.id), caps.tenantsKey('reply'));
+  });
+
   it('the cap is per worker process sharing the queues: with 3 workers one tenant may run 3 × cap', async () => {
     const client = await redisOf(worker!.queues.reply);
     const capPrefix = `${prefix}-scale`;
@@ -106,6 +130,7 @@ describe('per-tenant in-flight cap', () => {
       for (const id of ids) got.push(await caps.acquire('reply', A.id, id));
       return got;
     };
+    expect(await caps.acquire('reply', B.id, 'b1')).toBe(true); // another tenant is active: the cap holds
     expect(await run(['j1', 'j2', 'j3'])).toEqual([true, true, false]);
     caps.setWorkerCount(3);
     expect(caps.capOf('reply')).toBe(6);
@@ -113,6 +138,6 @@ describe('per-tenant in-flight cap', () => {
     caps.setWorkerCount(Number.NaN); // an unreadable count falls back to one worker
     expect(caps.capOf('reply')).toBe(2);
     expect(caps.capOf('inbound')).toBe(0); // 0 stays "no cap"
-    await client.del(...caps.keys('reply', A.id));
+    await client.del(...caps.keys('reply', A.id), ...caps.keys('reply', B.id), caps.tenantsKey('reply'));
   });
 });

@@ -14,10 +14,21 @@ import type { Redis } from 'ioredis';
  * is promoted into the queue again, with its original priority, and a slot is reserved for it.
  * A parked job also wakes by itself after `parkMs` (a lost promotion: a crashed worker).
  *
+ * The cap is work-conserving: it holds only while another tenant has started a job of that
+ * queue within `othersActiveMs`. A tenant alone on the platform (one shop's sale, the rate-cap
+ * bench) keeps every slot, and its jobs are not fetched, parked and fetched again for nobody's
+ * benefit (measured: ~3 parks per message, 8 Redis commands each). When another tenant starts a
+ * job, the busy one's jobs beyond the cap park from then on, and its running jobs drain below
+ * the cap as they end: only the newcomer's first job shares the worker with more than `cap`.
+ *
  * Redis keys (one hash slot per tenant and queue, for Redis Cluster):
  *  - `<prefix>:<queue>:inflight:{<tenant>}:active`: ZSET job id → expiry (ms); an entry of a
  *    crashed worker expires after `ttlMs`, a reservation of a promoted job after `reserveMs`;
- *  - `<prefix>:<queue>:inflight:{<tenant>}:parked`: ZSET job id → order (job timestamp).
+ *  - `<prefix>:<queue>:inflight:{<tenant>}:parked`: ZSET job id → order (job timestamp);
+ *  - `<prefix>:<queue>:inflight:tenants`: ZSET tenant id → when it last started a job;
+ *  - `<prefix>:inflight:parked-tenants`: SET of `<queue>|<tenant>` with parked jobs (the sweep).
+ * The scripts touch a tenant's keys and the queue's shared ones together: on Redis Cluster the
+ * prefix needs a hash tag (as BullMQ's own keys do there), which puts them all in one slot.
  */
 const CLOCK = `
 local t = redis.call('TIME')
@@ -41,12 +52,26 @@ local function pump(now, cap, reserveMs, ttlMs)
 end
 `;
 
-/** KEYS: active, parked. ARGV: cap, ttlMs, jobId. Returns 1 (run it) or 0 (park it). */
+/**
+ * KEYS: active, parked, tenants. ARGV: cap, ttlMs, jobId, tenantId, othersActiveMs.
+ * Returns 1 (run it) or 0 (park it): over the cap only while another tenant is active
+ * (othersActiveMs 0: always).
+ */
 const ACQUIRE = `${CLOCK}
 local cap = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
+local othersMs = tonumber(ARGV[5])
+if othersMs > 0 then
+  redis.call('ZADD', KEYS[3], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], othersMs * 2)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < cap then
+local run = redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < cap
+if not run and othersMs > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - othersMs)
+  run = redis.call('ZCARD', KEYS[3]) <= 1
+end
+if run then
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ttl * 2)
   redis.call('ZREM', KEYS[2], ARGV[3])
@@ -56,13 +81,16 @@ return 0
 `;
 
 /**
- * After the job was moved to delayed: remember it, then pump (a slot may have freed between the
- * acquire and now; without this the job would wait for the next release or its own wake-up).
- * KEYS: active, parked. ARGV: cap, ttlMs, reserveMs, jobId, order, parkMs. Returns ids to promote.
+ * After the job was moved to delayed: remember it (and its tenant in the sweep's registry), then
+ * pump (a slot may have freed between the acquire and now; without this the job would wait for
+ * the next release or its own wake-up).
+ * KEYS: active, parked, registry. ARGV: cap, ttlMs, reserveMs, jobId, order, parkMs, registry
+ * member. Returns ids to promote.
  */
 const PARK = `${CLOCK}${PUMP}
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[6]) * 4)
+redis.call('SADD', KEYS[3], ARGV[7])
 return pump(now, tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[2]))
 `;
 
@@ -84,6 +112,8 @@ export interface TenantInflightConfig {
   reserveMs: number;
   /** a parked job wakes by itself after this long, promoted or not */
   parkMs: number;
+  /** the cap holds while another tenant has started a job of the queue within this long (0: always) */
+  othersActiveMs: number;
   /** how often a worker pumps every tenant with parked jobs (lost promotions: a crashed worker) */
   sweepMs: number;
 }
@@ -105,7 +135,7 @@ export function defaultTenantCaps(concurrency: number): Record<CappedQueue, numb
  * tenant with parked jobs, so the wake-up is only a last resort — a short one would wake a
  * burst's thousands of parked jobs at once, only to park them again.
  */
-export const defaultTenantInflight = { ttlMs: 120_000, reserveMs: 10_000, parkMs: 300_000, sweepMs: 15_000 };
+export const defaultTenantInflight = { ttlMs: 120_000, reserveMs: 10_000, parkMs: 300_000, sweepMs: 15_000, othersActiveMs: 10_000 };
 
 type WithScripts = Redis & {
   alphadomeInflightAcquire?: (...args: (string | number)[]) => Promise<number>;
@@ -136,8 +166,8 @@ export class TenantInflight {
   ) {
     const r = redis as WithScripts;
     if (!r.alphadomeInflightAcquire) {
-      redis.defineCommand('alphadomeInflightAcquire', { numberOfKeys: 2, lua: ACQUIRE });
-      redis.defineCommand('alphadomeInflightPark', { numberOfKeys: 2, lua: PARK });
+      redis.defineCommand('alphadomeInflightAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+      redis.defineCommand('alphadomeInflightPark', { numberOfKeys: 3, lua: PARK });
       redis.defineCommand('alphadomeInflightRelease', { numberOfKeys: 2, lua: RELEASE });
     }
   }
@@ -156,6 +186,11 @@ export class TenantInflight {
     return [`${base}:active`, `${base}:parked`];
   }
 
+  /** Tenants that started a job of `queue`, by when (the cap holds while another is active). */
+  tenantsKey(queue: string): string {
+    return `${this.prefix}:${queue}:inflight:tenants`;
+  }
+
   /** The set of `<queue>|<tenant>` with parked jobs, for the sweep. */
   get registryKey(): string {
     return `${this.prefix}:inflight:parked-tenants`;
@@ -166,7 +201,8 @@ export class TenantInflight {
     const cap = this.capOf(queue);
     if (cap <= 0) return true;
     const [active, parked] = this.keys(queue, tenantId);
-    return (await (this.redis as WithScripts).alphadomeInflightAcquire!(active, parked, cap, this.config.ttlMs, jobId)) === 1;
+    const r = (this.redis as WithScripts).alphadomeInflightAcquire!(active, parked, this.tenantsKey(queue), cap, this.config.ttlMs, jobId, tenantId, this.config.othersActiveMs);
+    return (await r) === 1;
   }
 
   /**
@@ -181,14 +217,15 @@ export class TenantInflight {
     const ids = await (this.redis as WithScripts).alphadomeInflightPark!(
       active,
       parked,
+      this.registryKey,
       this.capOf(target.name),
       this.config.ttlMs,
       this.config.reserveMs,
       job.id!,
       job.timestamp,
       this.config.parkMs,
+      `${target.name}|${tenantId}`,
     );
-    await this.redis.sadd(this.registryKey, `${target.name}|${tenantId}`);
     await this.promote(target, tenantId, ids);
     throw new DelayedError();
   }
