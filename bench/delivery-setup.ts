@@ -11,10 +11,11 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { createSql, createTenant, Keyring, migrate, putSecret, withTenant, type Sql } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
-import { buildTextWebhook, signBody } from '@alphadome/whatsapp';
 import { cpuProfNodeArgs, dropPrefix, freePort, repoRoot, seedHistory, spawnChild } from './stack.ts';
+import { BENCH_APP_SECRET, postWebhook } from './webhook-post.ts';
 
-const SECRET = 'bench-platform-app-secret';
+export { customer } from './webhook-post.ts';
+
 export const KEYS = `bench1:${Buffer.alloc(32, 9).toString('base64')}`;
 
 export interface BenchTenant {
@@ -32,8 +33,11 @@ export interface DeliveryBench {
   addTenant(slug: string, phoneNumberId: string, ratePerSecond: number): Promise<BenchTenant>;
   /** POST one signed text webhook (`wamid` random unless given); resolves with the time it was sent */
   post(t: BenchTenant, from: string, text: string, wamid?: string): Promise<number>;
-  /** `count` webhooks to `t` from customers base+0…, 100 in flight, from a child process; `text` gets ` #i` appended */
-  postBurst(t: BenchTenant, count: number, base: number, text: string): Promise<void>;
+  /**
+   * `count` webhooks to `t` from customers base+0…, `text` with ` #i` appended, from a child
+   * process: resolves once it has started and signed them all; `go` posts them, 100 in flight
+   */
+  prepareBurst(t: BenchTenant, count: number, base: number, text: string): Promise<{ go(): Promise<void> }>;
   startWorker(): Promise<void>;
   /** the worker's /metrics URL once started (Prometheus text: event-loop lag, job durations…) */
   workerMetricsUrl: string | null;
@@ -123,7 +127,7 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
     ENCRYPTION_KEYS: KEYS,
-    META_APP_SECRET: SECRET,
+    META_APP_SECRET: BENCH_APP_SECRET,
     META_VERIFY_TOKEN: 'bench-verify-token',
     GRAPH_API_BASE_URL: graph.url,
     OPENAI_BASE_URL: openai.baseURL,
@@ -158,18 +162,33 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
       return { id: t.id, slug, phoneNumberId, token };
     },
     post: (t, from, text, wamid) => postWebhook(ingressUrl, t.phoneNumberId, from, text, wamid),
-    async postBurst(t, count, base, text) {
+    async prepareBurst(t, count, base, text) {
       // from a process of its own: a load generator sharing the simulators' event loop delays
-      // their answers (Meta's and OpenAI's servers do not wait on whoever sends the webhooks)
+      // their answers (Meta's and OpenAI's servers do not wait on whoever sends the webhooks);
+      // it starts and signs everything before `go`, so only the posting overlaps the measurement
       const child = spawnChild(
         'burst-poster',
         [process.execPath, '--import', 'tsx', 'bench/burst-poster.ts'],
         { PATH: process.env.PATH ?? '', BURST: JSON.stringify({ ingressUrl, phoneNumberId: t.phoneNumberId, count, base, text }) },
         { inheritEnv: false },
       );
-      await child.exited;
-      const code = child.proc.exitCode;
-      if (code !== 0) throw new Error(`burst poster exited ${code}: ${child.output().slice(-4_000)}`);
+      const failed = () => new Error(`burst poster exited ${child.proc.exitCode}: ${child.output().slice(-4_000)}`);
+      const deadline = Date.now() + 60_000;
+      while (!child.output().includes('ready\n')) {
+        if (!child.alive()) throw failed();
+        if (Date.now() > deadline) {
+          await child.kill();
+          throw new Error('burst poster not ready within 60 s');
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return {
+        async go() {
+          child.proc.kill('SIGUSR2');
+          await child.exited;
+          if (child.proc.exitCode !== 0) throw failed();
+        },
+      };
     },
     async startWorker() {
       // BENCH_WORKERS worker processes share the queues (a deployment scales workers out)
@@ -194,44 +213,9 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
   return bench;
 }
 
-/** Posts one signed text webhook to ingress; resolves to when it was sent (ms). */
-export async function postWebhook(ingressUrl: string, phoneNumberId: string, from: string, text: string, wamid?: string): Promise<number> {
-  const raw = buildTextWebhook({
-    phoneNumberId,
-    displayPhoneNumber: '15550783881',
-    from,
-    wamid: wamid ?? `wamid.BENCH${randomBytes(12).toString('hex')}`,
-    text,
-    name: 'Customer',
-  });
-  const at = Date.now();
-  const res = await fetch(`${ingressUrl}/webhooks/whatsapp`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, SECRET) },
-    body: raw,
-  });
-  await res.text();
-  if (res.status !== 200) throw new Error(`ingress answered ${res.status}`);
-  return at;
-}
-
-/** Run `fn` over `items` with at most `n` in flight. */
-export async function pool<T>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
-
 export const percentile = (values: readonly number[], p: number): number => {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
 
-export const customer = (n: number, base: number) => String(254_700_000_000 + base + n);

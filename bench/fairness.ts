@@ -221,10 +221,11 @@ export async function runFairnessBench(log: (l: string) => void = (l) => process
     const alone = await latencies(env, b, await trickle(env, b, 100_000, aloneS));
 
     log(`fairness: A bursts ${burst} messages while B keeps 2/s for ${withS} s`);
+    const aBurst = await env.prepareBurst(a, burst, 500_000, 'Habari! Is the Yamaha C40 in stock?');
     const burstStart = Date.now();
     const stopSampler = process.env.BENCH_FAIR_SAMPLE ? sampler(env, queues.get(), log) : null;
-    const aPosting = env
-      .postBurst(a, burst, 500_000, 'Habari! Is the Yamaha C40 in stock?')
+    const aPosting = aBurst
+      .go()
       .then(() => log(`  A's ${burst} webhooks posted in ${((Date.now() - burstStart) / 1000).toFixed(1)} s`));
     const withBurstPosted = await trickle(env, b, 200_000, withS);
     const withBurst = await latencies(env, b, withBurstPosted);

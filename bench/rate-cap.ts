@@ -24,8 +24,9 @@ export async function runRateCapBench(log: (l: string) => void = (l) => process.
     const t = await env.addTenant('rate-cap', '700000000000001', cap);
     await env.startWorker();
     log(`rate cap: ${messages} messages to a tenant capped at ${cap}/s (LLM 300 ms)`);
+    const burst = await env.prepareBurst(t, messages, 0, 'Habari! Do you have the Yamaha C40 guitar?');
     const started = Date.now();
-    await env.postBurst(t, messages, 0, 'Habari! Do you have the Yamaha C40 guitar?');
+    await burst.go();
     log(`  posted in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for the sends`);
     await env.graph.waitForSent(messages, { phoneNumberId: t.phoneNumberId, timeoutMs: Math.max(120_000, (messages / cap) * 3000) });
     const times = env.graph
