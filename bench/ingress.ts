@@ -17,6 +17,11 @@
  * catch up after the saturating run. At the end the inbound queue must hold at least as many
  * jobs as the ingress answered 200.
  *
+ * BENCH_LOADGEN=wrk measures the saturating runs (warm-ups and throughput) with wrk instead of
+ * autocannon (bench/wrk-load.ts: a C load generator, the same unique signed requests, signed
+ * in this process before each server starts, so the load generator takes far less of the 2
+ * cores from the server under test); the fixed-rate latency run stays on autocannon.
+ *
  * Progress and diagnostics (CPU per request of server and Redis) go to stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +35,7 @@ import { createSql, migrate, queueNames, redisOptionsFromUrl, withTenant } from 
 import { buildTextWebhook } from '@alphadome/whatsapp';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
 import { dropPrefix } from './stack.ts';
+import { findWrk, prepareWrkLoad, type PreparedWrkLoad } from './wrk-load.ts';
 
 export interface IngressBenchResult {
   baseline_rps: number;
@@ -76,17 +82,21 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
   const warmup = num('BENCH_WARMUP_S', 3);
   const connections = num('BENCH_CONNECTIONS', 50);
   const rate = num('BENCH_RATE', 1000);
+  const loadgen = process.env.BENCH_LOADGEN || 'autocannon';
+  if (loadgen !== 'autocannon' && loadgen !== 'wrk') throw new Error(`BENCH_LOADGEN must be autocannon or wrk, not ${loadgen}`);
+  if (loadgen === 'wrk') await findWrk();
 
   const dbName = `alphadome_bench_${randomBytes(4).toString('hex')}`;
   const prefix = `bench-ingress-${randomBytes(4).toString('hex')}`;
   const template = payloadTemplate();
   log(
     `ingress bench: payload ${Buffer.byteLength(template)} bytes, ${connections} connections, ${duration} s per run, fixed rate ${rate}/s, ` +
-      `hand-off ${process.env.INGRESS_HANDOFF || 'direct'}`,
+      `hand-off ${process.env.INGRESS_HANDOFF || 'direct'}, throughput measured with ${loadgen}`,
   );
 
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const children: ChildProcess[] = [];
+  const wrkRuns = new Map<string, PreparedWrkLoad>();
   try {
     await admin.unsafe(`create database ${dbName}`);
     const u = new URL(adminUrl);
@@ -116,15 +126,41 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
         ...(opts.overallRate !== undefined ? { overallRate: opts.overallRate } : {}),
       });
 
+    /** BENCH_LOADGEN=wrk: signs the saturating runs' requests now, before the server they load starts. */
+    const prepare = async (...runIds: Array<[runId: string, durationS: number]>): Promise<void> => {
+      if (loadgen !== 'wrk') return;
+      const t0 = Date.now();
+      let n = 0;
+      for (const [runId, durationS] of runIds) {
+        const prepared = await prepareWrkLoad({ template, placeholder: PLACEHOLDER, secret: SECRET, connections, durationS, runId });
+        wrkRuns.set(runId, prepared);
+        n += prepared.requests;
+      }
+      log(`  ${n} requests for runs ${runIds.map(([r]) => r).join(', ')} signed beforehand in ${Date.now() - t0} ms`);
+    };
+    /** A saturating run: `connections` connections, as fast as the server answers. */
+    const saturate = async (url: string, runId: string, durationS: number): Promise<LoadResult> => {
+      if (loadgen === 'autocannon') return load(url, runId, { durationS });
+      const prepared = wrkRuns.get(runId);
+      if (!prepared) throw new Error(`run ${runId}: its wrk requests were not prepared`);
+      try {
+        return await prepared.run(url);
+      } finally {
+        wrkRuns.delete(runId);
+        await prepared.dispose();
+      }
+    };
+
     // Baseline
+    await prepare(['bw', warmup], ['bm', duration]);
     const basePort = await freePort();
     const base = startChild([process.execPath, '--import', 'tsx', here('./bare-fastify.ts')], { PORT: String(basePort) });
     children.push(base);
     const baseUrl = `http://127.0.0.1:${basePort}/webhooks/whatsapp`;
     await waitFor(async () => (await fetch(`http://127.0.0.1:${basePort}/`).catch(() => null)) !== null, 20_000, 'baseline server');
-    await load(baseUrl, 'bw', { durationS: warmup });
+    await saturate(baseUrl, 'bw', warmup);
     const baseCpu0 = await cpuSample(base.pid!, redisUrl);
-    const baseline = await load(baseUrl, 'bm', { durationS: duration });
+    const baseline = await saturate(baseUrl, 'bm', duration);
     const baseCpu1 = await cpuSample(base.pid!, redisUrl);
     log(`baseline: ${baseline.rps.toFixed(0)} req/s (p50 ${baseline.p50_ms} ms, p99 ${baseline.p99_ms} ms, non-2xx ${baseline.non2xx}, errors ${baseline.errors})`);
     log(
@@ -134,6 +170,7 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
     await stopChild(base);
 
     // Ingress, started as its package's start script starts it in production (see ingressCommand)
+    await prepare(['iw', warmup], ['im', duration]);
     const port = await freePort();
     const start = await ingressCommand();
     log(`ingress started as: ${start.argv.map((a) => (a === process.execPath ? 'node' : a)).join(' ')} (in ${start.cwd.replace(root, '') || '.'})`);
@@ -153,9 +190,9 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
     await waitFor(async () => (await fetch(`${ingressBase}/readyz`).catch(() => null))?.status === 200, 30_000, 'ingress /readyz');
     const url = `${ingressBase}/webhooks/whatsapp`;
     const runs: LoadResult[] = [];
-    runs.push(await load(url, 'iw', { durationS: warmup }));
+    runs.push(await saturate(url, 'iw', warmup));
     const cpuBefore = await cpuSample(ingress.pid!, redisUrl);
-    const measured = await load(url, 'im', { durationS: duration });
+    const measured = await saturate(url, 'im', duration);
     const cpuAfter = await cpuSample(ingress.pid!, redisUrl);
     runs.push(measured);
     log(`ingress: ${measured.rps.toFixed(0)} req/s (p50 ${measured.p50_ms} ms, p99 ${measured.p99_ms} ms, non-2xx ${measured.non2xx}, errors ${measured.errors})`);
@@ -201,6 +238,7 @@ export async function runIngressBench(log: (line: string) => void = (l) => proce
     };
   } finally {
     for (const c of children) c.kill('SIGKILL');
+    for (const prepared of wrkRuns.values()) await prepared.dispose().catch(() => {});
     await dropPrefix(redisUrl, prefix);
     await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
     await admin.end();
