@@ -5,7 +5,7 @@
  * exits 0 once ingress has answered 200 to every one. So neither its start-up nor the signing
  * falls inside what the bench measures.
  */
-import { customer, pool, postSigned, signedTextWebhook } from './webhook-post.ts';
+import { closePosting, customer, pool, postSigned, signedTextWebhook } from './webhook-post.ts';
 
 const cfg = JSON.parse(process.env.BURST ?? 'null') as { ingressUrl: string; phoneNumberId: string; count: number; base: number; text: string } | null;
 if (!cfg) {
@@ -22,3 +22,4 @@ clearInterval(idle);
 await pool(webhooks, 100, async (w) => {
   await postSigned(cfg.ingressUrl, w);
 });
+closePosting();
