@@ -409,6 +409,13 @@ async function planReply(p: PlanInput): Promise<Plan> {
   const tappedId = interactiveReplyId((lastMedia.payload ?? {}) as Record<string, unknown>);
   let foreign: string[] = [];
   // read-only helpers: withTenantPipelined saves BEGIN's round trip (COMMIT goes with the last read)
+  // What only the LLM step reads — FAQ entries to ground on when the search found fewer than 3,
+  // the history, other tenants' markers (output guard) — in one round trip, on first use.
+  let llmReads: Promise<[Awaited<ReturnType<typeof listFaqForGrounding>>, Awaited<ReturnType<typeof turnsBefore>>, string[]]> | null = null;
+  const readForLlm = () =>
+    (llmReads ??= withTenantOneTrip(deps.sql, ctx.tenantId, (tx) =>
+      Promise.all([listFaqForGrounding(tx), turnsBefore(tx, conv.id, batch[0]!.created_at), foreignMarkersOf(deps, tx, ctx.tenantId)]),
+    ));
   const faqSearch = (text: string) => withTenantPipelined(deps.sql, ctx.tenantId, (tx) => searchFaqPreferring(tx, text, language));
   const choose = (extra: { faqOnly?: boolean; llmAllowed?: boolean }) =>
     chooseReply({
@@ -420,12 +427,9 @@ async function planReply(p: PlanInput): Promise<Plan> {
       productTap: () => productTapAnswer(deps, ctx, conv.wa_id, tappedId, p.lastWamid),
       searchCatalog: (text) => catalogAnswer(deps, ctx, conv.wa_id, text, p.lastWamid),
       productGrounding: async () => (await closestProducts(deps, ctx.tenantId, texts.join('\n'))).map((h) => productGroundingLine(h, ctx.currency)),
-      extraGrounding: () => withTenantOneTrip(deps.sql, ctx.tenantId, (tx) => listFaqForGrounding(tx)),
-      // what only the LLM step needs, read when it is reached: the history, other tenants' markers (output guard)
+      extraGrounding: async () => (await readForLlm())[0],
       turns: async () => {
-        const [turns, markers] = await withTenantOneTrip(deps.sql, ctx.tenantId, (tx) =>
-          Promise.all([turnsBefore(tx, conv.id, batch[0]!.created_at), foreignMarkersOf(deps, tx, ctx.tenantId)]),
-        );
+        const [, turns, markers] = await readForLlm();
         foreign = markers;
         return turns;
       },

@@ -8,7 +8,7 @@ import {
   productDetails,
   productMessage,
   searchCatalog,
-  withTenant,
+  withTenantOneTrip,
   type CatalogHit,
   type CatalogSearchResult,
   type Sql,
@@ -47,7 +47,7 @@ export function catalogKey(text: string): string {
 /** The tenant's catalog searched for the text (memoised per tenant; ≤ 10 products, a list's rows). */
 export function searchCatalogCached(deps: CatalogDeps, tenantId: string, text: string): Promise<CatalogSearchResult> {
   const key = catalogKey(text);
-  return deps.contexts.memo(tenantId, `catalog:${key}`, () => withTenant(deps.sql, tenantId, (tx) => searchCatalog(tx, text)));
+  return deps.contexts.memo(tenantId, `catalog:${key}`, () => withTenantOneTrip(deps.sql, tenantId, (tx) => searchCatalog(tx, text)));
 }
 
 /** The reply for a product question, or null when the catalog has nothing for it. */
@@ -77,7 +77,7 @@ export async function productTapAnswer(
 ): Promise<CatalogAnswer | null> {
   const productId = parseProductRowId(tappedId);
   if (!productId) return null;
-  const product = await withTenant(deps.sql, ctx.tenantId, (tx) => productDetails(tx, productId));
+  const product = await withTenantOneTrip(deps.sql, ctx.tenantId, (tx) => productDetails(tx, productId));
   if (!product) return null;
   const payload = productMessage(to, product, { currency: ctx.currency, ...(replyToWamid ? { replyToWamid } : {}) });
   return { payload, body: payloadText(payload), partial: false, productIds: [product.id] };
