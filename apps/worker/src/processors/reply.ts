@@ -408,7 +408,6 @@ async function planReply(p: PlanInput): Promise<Plan> {
   // a tap on a catalog list row (`product:<uuid>`) in the last message opens that product
   const tappedId = interactiveReplyId((lastMedia.payload ?? {}) as Record<string, unknown>);
   let foreign: string[] = [];
-  // read-only helpers: withTenantPipelined saves BEGIN's round trip (COMMIT goes with the last read)
   // What only the LLM step reads — FAQ entries to ground on when the search found fewer than 3,
   // the history, other tenants' markers (output guard) — in one round trip, on first use.
   let llmReads: Promise<[Awaited<ReturnType<typeof listFaqForGrounding>>, Awaited<ReturnType<typeof turnsBefore>>, string[]]> | null = null;
@@ -416,6 +415,7 @@ async function planReply(p: PlanInput): Promise<Plan> {
     (llmReads ??= withTenantOneTrip(deps.sql, ctx.tenantId, (tx) =>
       Promise.all([listFaqForGrounding(tx), turnsBefore(tx, conv.id, batch[0]!.created_at), foreignMarkersOf(deps, tx, ctx.tenantId)]),
     ));
+  // read-only helpers: withTenantPipelined saves BEGIN's round trip (COMMIT goes with the last read)
   const faqSearch = (text: string) => withTenantPipelined(deps.sql, ctx.tenantId, (tx) => searchFaqPreferring(tx, text, language));
   const choose = (extra: { faqOnly?: boolean; llmAllowed?: boolean }) =>
     chooseReply({
