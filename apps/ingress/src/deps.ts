@@ -34,6 +34,8 @@ export interface IngressDepsOptions {
   logger?: Logger;
   routingTtlMs?: number;
   negativeRoutingTtlMs?: number;
+  /** TenantRouter's lookupTimeoutMs (default 2 s) */
+  routingLookupTimeoutMs?: number;
   enqueueTimeoutMs?: number;
   /**
    * 'direct' (default): one BullMQ addBulk per queue per event-loop turn on the request path.
@@ -64,8 +66,13 @@ export async function createIngressDeps(config: IngressConfig, opts: IngressDeps
   const router = new TenantRouter({
     sql,
     keyring,
+    onStale: (kind, err) => {
+      metrics.routingStale.labels(kind).inc();
+      logger.warn({ kind, err: { message: (err as Error).message } }, 'tenant lookup failed; answering from the expired cache entry');
+    },
     ...(opts.routingTtlMs !== undefined ? { ttlMs: opts.routingTtlMs } : {}),
     ...(opts.negativeRoutingTtlMs !== undefined ? { negativeTtlMs: opts.negativeRoutingTtlMs } : {}),
+    ...(opts.routingLookupTimeoutMs !== undefined ? { lookupTimeoutMs: opts.routingLookupTimeoutMs } : {}),
   });
   const batcherOpts = { metrics, ...(opts.enqueueTimeoutMs !== undefined ? { timeoutMs: opts.enqueueTimeoutMs } : {}) };
 

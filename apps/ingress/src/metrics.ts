@@ -54,6 +54,12 @@ export function createIngressMetrics() {
     help: 'Messages or statuses in a valid envelope that lack what the platform relies on (not enqueued)',
     registers: [registry],
   });
+  const routingStale = new Counter({
+    name: 'alphadome_ingress_routing_stale_total',
+    help: 'Lookups (phone number, slug, tenant app secret) answered from an expired cache entry because the database did not answer',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   const enqueueSeconds = new Histogram({
     name: 'alphadome_ingress_enqueue_seconds',
     help: "Time from a request's items being ready to their jobs being in Redis",
@@ -117,6 +123,7 @@ export function createIngressMetrics() {
     unknownPhoneNumber,
     refusedItems,
     invalidItems,
+    routingStale,
     enqueueSeconds,
     enqueueBatchSize,
     forwarded: { message: forwarded.labels('message'), status: forwarded.labels('status') },

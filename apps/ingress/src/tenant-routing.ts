@@ -3,6 +3,7 @@ import {
   getSecret,
   routePhoneNumber,
   routeTenantSlug,
+  withinDeadline,
   withTenant,
   type Keyring,
   type Sql,
@@ -27,6 +28,23 @@ export interface TenantRouterOptions {
   negativeTtlMs?: number;
   /** entries beyond this clear the cache (bounds memory whatever the input) */
   maxEntries?: number;
+  /**
+   * Longest a lookup waits for the database before it fails (default 2 s). A query on a
+   * connection the server cut can stay unsettled in postgres.js; without a deadline every
+   * request for that phone number would wait on it (lookups are shared) and Meta's deliveries
+   * for the tenant would time out until the process restarted.
+   */
+  lookupTimeoutMs?: number;
+  /**
+   * When a lookup fails (database down, deadline passed), a route that expired less than this
+   * long ago is used instead (default 10 min): a short database outage does not stop webhooks
+   * for tenants ingress already knows. Never for "no such number": that answer would drop the
+   * messages (200, nothing enqueued); those lookups fail (503, Meta retries). Invalidation
+   * (a tenant changed) removes stale routes too.
+   */
+  staleIfErrorMs?: number;
+  /** called when a stale route answered because the lookup failed */
+  onStale?: (kind: 'phone' | 'slug' | 'secret', err: unknown) => void;
   now?: () => number;
 }
 
@@ -37,9 +55,11 @@ interface Entry<T> {
 
 /**
  * A small TTL cache with single-flight loading: concurrent misses for one key share one
- * database query. Rejections are not cached (the next request asks again).
+ * database query. Rejections are not cached (the next request asks again); a failed load
+ * answers with the expired entry instead if `staleIfErrorMs` allows it (never a null entry).
  */
 class TtlCache<T> {
+  /** fresh and expired entries; an expired one is kept as the stale-if-error fallback */
   private readonly entries = new Map<string, Entry<T>>();
   private readonly loading = new Map<string, Promise<T>>();
   /** raised by every invalidation; a load started before it does not store its answer */
@@ -49,13 +69,15 @@ class TtlCache<T> {
     private readonly ttlFor: (value: T) => number,
     private readonly maxEntries: number,
     private readonly now: () => number,
+    private readonly staleIfErrorMs: number,
+    private readonly onStale: (err: unknown) => void,
   ) {}
 
   peek(key: string): Entry<T> | undefined {
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
     if (e.expiresAt <= this.now()) {
-      this.entries.delete(key);
+      if (e.value === null || e.expiresAt + this.staleIfErrorMs <= this.now()) this.entries.delete(key);
       return undefined;
     }
     return e;
@@ -79,6 +101,13 @@ class TtlCache<T> {
         },
         (err: unknown) => {
           this.loading.delete(key);
+          // peek() left only a usable stale entry here (non-null, within staleIfErrorMs);
+          // an invalidation since the load started removed it
+          const stale = this.entries.get(key);
+          if (stale !== undefined && stale.value !== null && stale.expiresAt + this.staleIfErrorMs > this.now()) {
+            this.onStale(err);
+            return stale.value;
+          }
           throw err;
         },
       );
@@ -120,6 +149,7 @@ export class TenantRouter {
   private readonly phones: TtlCache<PhoneRoute | null>;
   private readonly slugs: TtlCache<SlugRoute | null>;
   private readonly secrets: TtlCache<string | null>;
+  private readonly lookupTimeoutMs: number;
 
   constructor(opts: TenantRouterOptions) {
     this.sql = opts.sql;
@@ -128,9 +158,18 @@ export class TenantRouter {
     const negativeTtl = opts.negativeTtlMs ?? 5_000;
     const max = opts.maxEntries ?? 10_000;
     const now = opts.now ?? Date.now;
-    this.phones = new TtlCache((v) => (v === null ? negativeTtl : ttl), max, now);
-    this.slugs = new TtlCache((v) => (v === null ? negativeTtl : ttl), max, now);
-    this.secrets = new TtlCache((v) => (v === null ? negativeTtl : ttl), max, now);
+    this.lookupTimeoutMs = opts.lookupTimeoutMs ?? 2_000;
+    const stale = opts.staleIfErrorMs ?? 10 * 60_000;
+    const onStale = opts.onStale ?? (() => {});
+    const ttlFor = <V>(v: V | null) => (v === null ? negativeTtl : ttl);
+    this.phones = new TtlCache(ttlFor, max, now, stale, (err) => onStale('phone', err));
+    this.slugs = new TtlCache(ttlFor, max, now, stale, (err) => onStale('slug', err));
+    this.secrets = new TtlCache(ttlFor, max, now, stale, (err) => onStale('secret', err));
+  }
+
+  /** A database read under the lookup deadline (the shared load fails, so the next request asks again). */
+  private timed<T>(p: Promise<T>, what: string): Promise<T> {
+    return this.lookupTimeoutMs > 0 ? withinDeadline(p, this.lookupTimeoutMs, what) : p;
   }
 
   /** The cached route of a phone number id, if known and fresh (no I/O). */
@@ -140,11 +179,11 @@ export class TenantRouter {
 
   /** The tenant a phone number id belongs to, or null. Throws when the database cannot answer. */
   byPhoneNumber(phoneNumberId: string): Promise<PhoneRoute | null> {
-    return this.phones.get(phoneNumberId, (id) => routePhoneNumber(this.sql, id));
+    return this.phones.get(phoneNumberId, (id) => this.timed(routePhoneNumber(this.sql, id), 'tenant routing by phone number id'));
   }
 
   bySlug(slug: string): Promise<SlugRoute | null> {
-    return this.slugs.get(slug, (s) => routeTenantSlug(this.sql, s));
+    return this.slugs.get(slug, (s) => this.timed(routeTenantSlug(this.sql, s), 'tenant routing by slug'));
   }
 
   get canReadSecrets(): boolean {
@@ -157,7 +196,9 @@ export class TenantRouter {
     if (keyring === null) {
       return Promise.reject(new AppError('config', 'ENCRYPTION_KEYS is not set: tenant Meta app secrets cannot be read'));
     }
-    return this.secrets.get(tenantId, (id) => withTenant(this.sql, id, (tx) => getSecret(tx, keyring, id, 'meta_app_secret')));
+    return this.secrets.get(tenantId, (id) =>
+      this.timed(withTenant(this.sql, id, (tx) => getSecret(tx, keyring, id, 'meta_app_secret')), "the tenant's Meta app secret"),
+    );
   }
 
   invalidate(tenantId: string): void {
