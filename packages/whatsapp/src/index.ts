@@ -1,4 +1,4 @@
-export { verifySignature, signBody } from './verify-signature.ts';
+export { verifySignature, signBody, hmacSha256 } from './verify-signature.ts';
 
 export {
   webhookEnvelopeSchema,

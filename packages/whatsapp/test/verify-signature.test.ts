@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signBody, verifySignature } from '../src/index.ts';
+import { hmacSha256, signBody, verifySignature } from '../src/index.ts';
 import { fixtureBuffer, fixtures } from './fixtures/index.ts';
 
 const SECRET = 'f3c1e0a9b8d74c2e9a1b0c3d4e5f6a7b';
@@ -113,5 +113,26 @@ describe('verifySignature', () => {
   it('works on an empty body', () => {
     const empty = Buffer.alloc(0);
     expect(verifySignature(empty, metaHeader(empty, SECRET), SECRET)).toBe(true);
+  });
+});
+
+describe('hmacSha256', () => {
+  it('gives createHmac\'s bytes for short, block-sized and long keys and bodies of every size class', () => {
+    let seed = 7;
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff));
+    const keys = ['', 'k', SECRET, 'x'.repeat(63), 'y'.repeat(64), 'z'.repeat(65), 'ключ-🔑'.repeat(20)];
+    const sizes = [0, 1, 55, 56, 63, 64, 65, 499, 4096, 64 * 1024, 64 * 1024 + 1, 200_000];
+    for (const key of keys) {
+      for (const size of sizes) {
+        const body = bytes(size);
+        expect(hmacSha256(key, body).toString('hex'), `key ${key.length} chars, body ${size} bytes`).toBe(
+          createHmac('sha256', key).update(body).digest('hex'),
+        );
+      }
+    }
+    // a Uint8Array view into a larger buffer hashes only its own bytes
+    const big = bytes(1000);
+    const view = new Uint8Array(big.buffer, big.byteOffset + 100, 300);
+    expect(hmacSha256(SECRET, view).equals(createHmac('sha256', SECRET).update(view).digest())).toBe(true);
   });
 });
