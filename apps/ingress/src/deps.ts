@@ -74,7 +74,9 @@ export async function createIngressDeps(config: IngressConfig, opts: IngressDeps
     ...(opts.negativeRoutingTtlMs !== undefined ? { negativeTtlMs: opts.negativeRoutingTtlMs } : {}),
     ...(opts.routingLookupTimeoutMs !== undefined ? { lookupTimeoutMs: opts.routingLookupTimeoutMs } : {}),
   });
-  const batcherOpts = { metrics, ...(opts.enqueueTimeoutMs !== undefined ? { timeoutMs: opts.enqueueTimeoutMs } : {}) };
+  // three batches unconfirmed at once: Redis runs one batch's scripts while this process parses
+  // the next requests (bench, 50 connections, wrk: 0.249/0.252 of bare Fastify with one, 0.278/0.275 with three)
+  const batcherOpts = { metrics, maxInFlight: 3, ...(opts.enqueueTimeoutMs !== undefined ? { timeoutMs: opts.enqueueTimeoutMs } : {}) };
 
   let forwarder: ForwarderProcess | null = null;
   let closeQueues: () => Promise<unknown> = async () => {};

@@ -17,6 +17,8 @@ export interface TurnBatcherOptions {
   timeoutMs?: number;
   /** a batch holding this many jobs takes no more requests (the next ones start a new batch) */
   maxBatchJobs?: number;
+  /** batches sent and not yet confirmed at once (default 1: group commit) */
+  maxInFlight?: number;
   metrics?: IngressMetrics;
 }
 
@@ -35,7 +37,8 @@ interface Batch<T> {
 /**
  * Gathers what the requests hand over into few sends: the requests handled in one event-loop
  * turn always share one, and while a send is unconfirmed the next turns' requests gather into
- * the next batch, sent as soon as it returns (group commit, one batch in flight): under load a
+ * the next batch, sent as soon as it returns (group commit; `maxInFlight` batches may be
+ * unconfirmed at once, so Redis works on one while the process reads the next): under load a
  * Redis round trip carries many webhooks (BullMQ and ioredis cost a lot per round trip); at low
  * load nothing is in flight and a webhook is sent at the end of its own turn. Every request
  * still waits until Redis confirmed its batch and shares the batch's fate: if it fails, or is
@@ -50,8 +53,9 @@ export class TurnBatcher<T> {
   /** batches waiting to be sent, oldest first; the last one may still take requests */
   private readonly queue: Batch<T>[] = [];
   private pumpScheduled = false;
-  /** a batch is sent and not yet confirmed (or given up) */
-  private sending = false;
+  /** batches sent and not yet confirmed (or given up) */
+  private sending = 0;
+  private readonly maxInFlight: number;
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
 
@@ -61,6 +65,7 @@ export class TurnBatcher<T> {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 2_500;
     this.maxBatchJobs = opts.maxBatchJobs ?? 500;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.metrics = opts.metrics;
   }
 
@@ -90,9 +95,9 @@ export class TurnBatcher<T> {
     });
   }
 
-  /** Sends the oldest queued batch unless one is unconfirmed (all of them once closing). */
+  /** Sends the oldest queued batches while fewer than maxInFlight are unconfirmed (all of them once closing). */
   private pump(): void {
-    while (this.queue.length > 0 && (!this.sending || this.closed)) {
+    while (this.queue.length > 0 && (this.sending < this.maxInFlight || this.closed)) {
       const batch = this.queue.shift()!;
       if (batch.settled) continue; // gave up waiting (timed out in the queue)
       this.sendBatch(batch);
@@ -103,12 +108,12 @@ export class TurnBatcher<T> {
     const items = batch.items;
     batch.items = [];
     this.metrics?.enqueueBatchSize.observe(batch.jobs);
-    this.sending = true;
+    this.sending++;
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
-      this.sending = false;
+      this.sending--;
       // the slot is free: what gathered meanwhile goes at the end of this turn
       if (this.queue.length > 0) this.schedulePump();
     };

@@ -35,6 +35,34 @@ describe('TurnBatcher', () => {
     await batcher.close();
   });
 
+  it('with maxInFlight 2, a second batch is sent while the first is unconfirmed; the third gathers until one returns', async () => {
+    const sends: number[][] = [];
+    const pending: (() => void)[] = [];
+    const batcher = new TurnBatcher<number>(
+      (items) => {
+        sends.push(items);
+        return new Promise<void>((r) => pending.push(r));
+      },
+      { maxInFlight: 2 },
+    );
+    const a = batcher.add(1, 1);
+    await turn();
+    const b = batcher.add(2, 1);
+    await turn();
+    const c = [batcher.add(3, 1), batcher.add(4, 1)];
+    await turn();
+    const d = batcher.add(5, 1);
+    await turn();
+    expect(sends).toEqual([[1], [2]]);
+    pending.shift()!();
+    await a;
+    await turn();
+    expect(sends).toEqual([[1], [2], [3, 4, 5]]);
+    pending.splice(0).forEach((r) => r());
+    await Promise.all([b, ...c, d]);
+    await batcher.close();
+  });
+
   it('a waiting batch answers within its own deadline when the send before it hangs; the hung slot is freed', async () => {
     const sends: number[][] = [];
     const batcher = new TurnBatcher<number>((items) => {
