@@ -32,4 +32,4 @@ RUN node apps/ingress/build.mjs
 USER node
 EXPOSE 3000 3001 3002
 # node directly (not npx): one process that receives SIGTERM and drains (see each app's main.ts)
-CMD ["node", "--max-semi-space-size=8", "apps/ingress/dist/main.mjs"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "apps/ingress/dist/main.mjs"]

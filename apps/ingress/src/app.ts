@@ -20,6 +20,8 @@ export interface IngressDeps {
   router: TenantRouter;
   enqueuer: Enqueuer;
   metrics: IngressMetrics;
+  /** webhook bodies handled at once, in bytes, before new POSTs are shed with 503 (default 24 MiB) */
+  maxInflightBodyBytes?: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export function buildIngress(deps: IngressDeps): FastifyInstance {
       enqueuer: deps.enqueuer,
       metrics: deps.metrics,
       logger: deps.logger,
+      ...(deps.maxInflightBodyBytes !== undefined ? { maxInflightBodyBytes: deps.maxInflightBodyBytes } : {}),
     });
   });
   void app.register(async (scope) => {

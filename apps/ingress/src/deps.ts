@@ -11,6 +11,7 @@ import type { Enqueuer } from './enqueue.ts';
 import { ForwarderProcess } from './forwarder-supervisor.ts';
 import { handoffStreamKey, StreamEnqueuer } from './handoff.ts';
 import { inboundPaceFromEnv } from './pace.ts';
+import { inflightBodyBudgetFromEnv } from './webhook-routes.ts';
 import { createIngressMetrics } from './metrics.ts';
 import { createProducerRedis } from './redis.ts';
 import { TenantRouter } from './tenant-routing.ts';
@@ -18,7 +19,7 @@ import { TenantRouter } from './tenant-routing.ts';
 export const requiredEnv = ['DATABASE_URL', 'META_APP_SECRET', 'META_VERIFY_TOKEN'] as const;
 
 export function loadIngressConfig(env: Record<string, string | undefined> = process.env) {
-  return { ...loadConfig(env, requiredEnv), pace: inboundPaceFromEnv(env) };
+  return { ...loadConfig(env, requiredEnv), pace: inboundPaceFromEnv(env), maxInflightBodyBytes: inflightBodyBudgetFromEnv(env) };
 }
 export type IngressConfig = ReturnType<typeof loadIngressConfig>;
 
@@ -115,6 +116,7 @@ export async function createIngressDeps(config: IngressConfig, opts: IngressDeps
     router,
     enqueuer,
     metrics,
+    maxInflightBodyBytes: config.maxInflightBodyBytes,
     forwarder,
     async close() {
       await enqueuer.close();

@@ -54,6 +54,11 @@ export function createIngressMetrics() {
     help: 'Messages or statuses in a valid envelope that lack what the platform relies on (not enqueued)',
     registers: [registry],
   });
+  const shed = new Counter({
+    name: 'alphadome_ingress_shed_total',
+    help: 'POSTs answered 503 at once because the webhook bodies being handled exceeded INGRESS_MAX_INFLIGHT_BYTES (Meta retries them)',
+    registers: [registry],
+  });
   const routingStale = new Counter({
     name: 'alphadome_ingress_routing_stale_total',
     help: 'Lookups (phone number, slug, tenant app secret) answered from an expired cache entry because the database did not answer',
@@ -124,6 +129,7 @@ export function createIngressMetrics() {
     refusedItems,
     invalidItems,
     routingStale,
+    shed,
     enqueueSeconds,
     enqueueBatchSize,
     forwarded: { message: forwarded.labels('message'), status: forwarded.labels('status') },

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError, type Logger } from '@alphadome/tenant-core';
+import { AppError, ConfigError, isAppError, type Logger } from '@alphadome/tenant-core';
 import { parseWebhookLean, verifySignature } from '@alphadome/whatsapp';
 import type { Enqueuer, IngressJob } from './enqueue.ts';
 import { jobForItem } from './item-jobs.ts';
@@ -12,6 +12,26 @@ export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 export const TENANT_SLUG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Webhook bodies handled at once (declared Content-Length; a body without one counts as the
+ * maximum) before new POSTs are shed with 503 and Retry-After: a parsed body and its jobs take
+ * a few times its size in memory until Redis has them, so many maximum-size webhooks at once
+ * would otherwise exhaust the capped heap (the production start caps old space at 128 MB:
+ * measured, 48 concurrent 3 MiB webhooks killed it, 12 did not). One request always proceeds.
+ */
+export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 24 * 1024 * 1024;
+
+/** INGRESS_MAX_INFLIGHT_BYTES (bytes, at least one maximum-size webhook), default above. */
+export function inflightBodyBudgetFromEnv(env: Record<string, string | undefined>): number {
+  const raw = env.INGRESS_MAX_INFLIGHT_BYTES;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_INFLIGHT_BODY_BYTES;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < MAX_WEBHOOK_BYTES) {
+    throw new ConfigError(`invalid environment: INGRESS_MAX_INFLIGHT_BYTES: must be a whole number of bytes ≥ ${MAX_WEBHOOK_BYTES} (one maximum-size webhook), got "${raw}"`);
+  }
+  return v;
+}
+
 export interface WebhookRouteOptions {
   /** the platform Meta app's secret (POST /webhooks/whatsapp) */
   platformAppSecret: string;
@@ -19,6 +39,8 @@ export interface WebhookRouteOptions {
   enqueuer: Enqueuer;
   metrics: IngressMetrics;
   logger: Logger;
+  /** see DEFAULT_MAX_INFLIGHT_BODY_BYTES */
+  maxInflightBodyBytes?: number;
 }
 
 /**
@@ -61,6 +83,25 @@ export function webhookRoutes(app: FastifyInstance, opts: WebhookRouteOptions): 
     metrics.outcome[outcome].inc();
     return reply.code(status).send({ error: code, message });
   }
+
+  // Memory budget (DEFAULT_MAX_INFLIGHT_BODY_BYTES): checked before the body is read, released
+  // when the response is done or the connection closes.
+  const budget = opts.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES;
+  let inflightBytes = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    const declared = Number(request.headers['content-length']);
+    const cost = Number.isInteger(declared) && declared >= 0 ? Math.min(declared, MAX_WEBHOOK_BYTES) : MAX_WEBHOOK_BYTES;
+    if (inflightBytes > 0 && inflightBytes + cost > budget) {
+      metrics.shed.inc();
+      reply.header('retry-after', '1');
+      return fail(reply, 'unavailable', 503, 'unavailable', 'ingress is busy, retry later');
+    }
+    inflightBytes += cost;
+    reply.raw.once('close', () => {
+      inflightBytes -= cost;
+    });
+  });
 
   function unauthorized(reply: FastifyReply): FastifyReply {
     metrics.signatureFailures.inc();
