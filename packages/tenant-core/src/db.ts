@@ -27,6 +27,8 @@ export interface DbOptions {
    * `max`, so one tenant's burst cannot take every connection.
    */
   tenantShare?: number;
+  /** longest a transaction waits for its tenant's share before it goes ahead anyway (TenantGate; default 5 s) */
+  tenantShareMaxWaitMs?: number;
 }
 
 /** Transaction deadlines per pool (createSql's txDeadlineMs). */
@@ -74,7 +76,7 @@ export function createSql(opts: DbOptions): Sql {
     ...(opts.debug ? { debug: opts.debug } : {}),
   }) as Sql;
   if (opts.txDeadlineMs && opts.txDeadlineMs > 0) txDeadlines.set(sql, opts.txDeadlineMs);
-  if (opts.tenantShare !== undefined) gates.set(sql, new TenantGate(opts.tenantShare));
+  if (opts.tenantShare !== undefined) gates.set(sql, new TenantGate(opts.tenantShare, opts.tenantShareMaxWaitMs));
   return sql;
 }
 

@@ -17,7 +17,7 @@ beforeAll(async () => {
     (await db.sql<{ id: string }[]>`insert into alphadome.bot_tenants (client_name, slug, whatsapp_phone_number_id) values (${slug}, ${slug}, ${phone}) returning id`)[0]!.id;
   A = await mk('gate-a', '700000000201');
   B = await mk('gate-b', '700000000202');
-  pool = createSql({ url: db.url, max: 3, tenantShare: 2 });
+  pool = createSql({ url: db.url, max: 3, tenantShare: 2, tenantShareMaxWaitMs: 300 });
 });
 
 afterAll(async () => {
@@ -56,16 +56,17 @@ describe('tenant share of a pool', () => {
     expect(gate.inUse(A)).toBe(0);
   });
 
-  it('a transaction inside another of the same tenant does not wait for its share (no deadlock)', async () => {
-    const nested = withTenant(pool, A, async () => {
-      const inner = await Promise.all([
-        withTenant(pool, A, (tx) => tx<{ n: number }[]>`select 1 as n`),
-        withTenant(pool, A, (tx) => tx<{ n: number }[]>`select 2 as n`),
-      ]);
-      return inner.map((r) => r[0]!.n);
-    });
-    const other = withTenant(pool, A, (tx) => tx<{ n: number }[]>`select 3 as n`);
-    await expect(Promise.all([nested, other])).resolves.toEqual([[1, 2], [{ n: 3 }]]);
+  it('transactions inside others of the same tenant, with the share full of the outer ones, go ahead after the bounded wait (no deadlock)', async () => {
+    const gate = tenantGateOf(pool)!;
+    const overflows = gate.overflows;
+    const started = Date.now();
+    // two outer transactions hold the whole share (2) and each waits for an inner one
+    const outer = (n: number) =>
+      withTenant(pool, A, async () => (await withTenant(pool, A, (tx) => tx<{ n: number }[]>`select ${n}::int as n`))[0]!.n);
+    await expect(Promise.all([outer(1), outer(2)])).resolves.toEqual([1, 2]);
+    expect(gate.overflows - overflows).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280); // the 300 ms bound
+    expect(gate.inUse(A)).toBe(0);
   });
 
   it('a failed transaction gives its share back', async () => {
