@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import { createSql, createTenant, Keyring, migrate, putSecret, withTenant, type Sql } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
@@ -41,6 +42,8 @@ export interface DeliveryBench {
   startWorker(): Promise<void>;
   /** the worker's /metrics URL once started (Prometheus text: event-loop lag, job durations…) */
   workerMetricsUrl: string | null;
+  /** CPU seconds (user + system) the worker processes have used so far */
+  workerCpuSeconds(): Promise<number>;
   redisUrl: string;
   prefix: string;
   close(): Promise<void>;
@@ -137,6 +140,7 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
   const nodeArgs = await cpuProfNodeArgs();
   const ingressPort = await freePort();
   const children: ChildProcess[] = [];
+  const workers: ChildProcess[] = [];
   const ingress = startChild('apps/ingress/src/main.ts', { ...env, INGRESS_PORT: String(ingressPort) }, nodeArgs);
   children.push(ingress);
   const ingressUrl = `http://127.0.0.1:${ingressPort}`;
@@ -196,9 +200,19 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
         const port = await freePort();
         const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(port), WORKER_CONCURRENCY: String(opts.workerConcurrency) }, nodeArgs);
         children.push(worker);
+        workers.push(worker);
         await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000);
         bench.workerMetricsUrl ??= `http://127.0.0.1:${port}/metrics`;
       }
+    },
+    async workerCpuSeconds() {
+      let sum = 0;
+      for (const w of workers) {
+        // fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime, stime in clock ticks
+        const fields = (await readFile(`/proc/${w.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+        sum += (Number(fields[11]) + Number(fields[12])) / 100;
+      }
+      return sum;
     },
     async close() {
       for (const c of children.reverse()) await stopChild(c);

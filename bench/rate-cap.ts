@@ -32,10 +32,12 @@ export async function runRateCapBench(log: (l: string) => void = (l) => process.
     await env.graph.waitForSent(warm, { phoneNumberId: t.phoneNumberId, timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2_000));
     const burst = await env.prepareBurst(t, messages, 0, 'Habari! Do you have the Yamaha C40 guitar?');
+    const cpu0 = await env.workerCpuSeconds();
     const started = Date.now();
     await burst.go();
     log(`  posted in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for the sends`);
     await env.graph.waitForSent(warm + messages, { phoneNumberId: t.phoneNumberId, timeoutMs: Math.max(120_000, (messages / cap) * 3000) });
+    const workerCpu = (await env.workerCpuSeconds()) - cpu0;
     const times = env.graph
       .sentTo(t.phoneNumberId)
       .map((r) => r.receivedAt)
@@ -51,6 +53,7 @@ export async function runRateCapBench(log: (l: string) => void = (l) => process.
     for (const x of times) buckets[Math.floor((x - started) / 5000)] = (buckets[Math.floor((x - started) / 5000)] ?? 0) + 1;
     log(`  sends per 5 s from the first post: ${Array.from(buckets, (v) => v ?? 0).join(' ')}`);
     log(`  ${times.length} sent over ${span.toFixed(1)} s (first send ${((times[0]! - started) / 1000).toFixed(1)} s after the first post)`);
+    log(`  worker CPU: ${Math.round((workerCpu / messages) * 1e6)} µs per message (${((workerCpu / ((Date.now() - started) / 1000)) * 100).toFixed(0)}% of a core from the burst to its last send)`);
     return result;
   } finally {
     await env.close();
