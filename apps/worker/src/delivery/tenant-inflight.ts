@@ -120,14 +120,18 @@ export interface TenantInflightConfig {
 
 /**
  * Default caps for a worker of `concurrency` slots per queue. Inbound and send jobs are short
- * (a few queries, one Graph call): 8 and 16 keep one tenant's flow going. A reply waits ~0.3–2 s on
+ * (a few queries, one Graph call): 2 and 16 keep one tenant's flow going. Inbound is 2, not 8:
+ * ingress already paces a busy tenant's inbound jobs at 80/s, and 2 running at ~5–20 ms each
+ * keep up with that, while each extra one shares the event loop with the other tenants' jobs
+ * (fairness bench, interleaved: B's p99 ratio 2.09/2.49/2.78/4.94 with 8, 1.66/2.13/2.17 with 2;
+ * A's drain time unchanged). A reply waits ~0.3–2 s on
  * the LLM, so it needs more in flight (80/s × 0.3 s = 24 at Meta's default rate): up to 3/4 of
  * the slots. Never all of them, so another tenant always finds a free slot in a worker.
  */
 export function defaultTenantCaps(concurrency: number): Record<CappedQueue, number> {
   const c = Math.max(1, Math.floor(concurrency));
   const upTo = (n: number) => Math.max(1, Math.min(n, c - Math.max(1, Math.floor(c / 4))));
-  return { inbound: upTo(8), reply: upTo(Math.ceil((c * 3) / 4)), send: upTo(16) };
+  return { inbound: upTo(2), reply: upTo(Math.ceil((c * 3) / 4)), send: upTo(16) };
 }
 
 /**
