@@ -93,6 +93,7 @@ describe('the production start', () => {
         expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_WEBHOOK_BYTES);
       }
       let shed = 0;
+      const late: string[] = [];
       const outcomes = await Promise.all(
         bodies.map(async (body) => {
           // as Meta does: redeliver on 5xx, after a pause
@@ -103,8 +104,11 @@ describe('the production start', () => {
               body,
             });
             if (res.status !== 503) return res.status;
-            expect(res.headers.get('retry-after')).toBe('1');
-            shed++;
+            const { message } = (await res.json()) as { message: string };
+            // shed by the memory budget (Retry-After), or, on a machine this loaded, a Redis
+            // enqueue or routing lookup past its deadline: each a 503 that Meta redelivers
+            if (res.headers.get('retry-after') === '1') shed++;
+            else late.push(message);
             await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
           }
           return 503;
@@ -112,6 +116,7 @@ describe('the production start', () => {
       );
       expect(outcomes, stderr).toEqual(Array(48).fill(200));
       expect(shed).toBeGreaterThan(0);
+      for (const m of late) expect(m).toMatch(/^(queue|tenant routing) unavailable, retry later$/);
       const counts = await inbound.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'completed', 'failed');
       expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(48_000);
       expect(child.exitCode, stderr).toBeNull();
@@ -119,7 +124,7 @@ describe('the production start', () => {
       const peakMb = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]) / 1024;
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`^alphadome_ingress_shed_total ${shed}$`, 'm'));
-      process.stdout.write(`production start: 48 × ${(Buffer.byteLength(bodies[0]!) / 1048576).toFixed(2)} MiB webhooks at once, ${shed} answers 503 (shed), peak RSS ${peakMb.toFixed(0)} MB\n`);
+      process.stdout.write(`production start: 48 × ${(Buffer.byteLength(bodies[0]!) / 1048576).toFixed(2)} MiB webhooks at once, ${shed} answers 503 (shed), ${late.length} 503 past a deadline, peak RSS ${peakMb.toFixed(0)} MB\n`);
     } finally {
       child.kill('SIGKILL');
       await inbound.close();
