@@ -123,7 +123,7 @@ export interface TenantInflightConfig {
  * (a few queries, one Graph call): 2 and 16 keep one tenant's flow going. Inbound is 2, not 8:
  * ingress already paces a busy tenant's inbound jobs at 80/s, and 2 running at ~5–20 ms each
  * keep up with that, while each extra one shares the event loop with the other tenants' jobs
- * (fairness bench, interleaved: B's p99 ratio 2.09/2.49/2.78/4.94 with 8, 1.66/2.13/2.17 with 2;
+ * (fairness bench, interleaved: B's p99 ratio 2.09/2.49/2.78/4.94 with 8, 1.66/2.04/2.13/2.17/2.46 with 2;
  * A's drain time unchanged). A reply waits ~0.3–2 s on
  * the LLM, so it needs more in flight (80/s × 0.3 s = 24 at Meta's default rate): up to 3/4 of
  * the slots. Never all of them, so another tenant always finds a free slot in a worker.
