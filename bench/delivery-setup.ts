@@ -8,11 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import { createSql, createTenant, Keyring, migrate, putSecret, withTenant, type Sql } from '@alphadome/tenant-core';
 import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type OpenAISimulator } from '@alphadome/testkit';
-import { cpuProfNodeArgs, dropPrefix, freePort, repoRoot, seedHistory, spawnChild } from './stack.ts';
+import { cpuProfNodeArgs, cpuSeconds, dropPrefix, freePort, repoRoot, seedHistory, spawnChild } from './stack.ts';
 import { BENCH_APP_SECRET, postWebhook } from './webhook-post.ts';
 
 export { customer } from './webhook-post.ts';
@@ -207,11 +206,7 @@ export async function setupDeliveryBench(opts: { llmLatencyMs: number; workerCon
     },
     async workerCpuSeconds() {
       let sum = 0;
-      for (const w of workers) {
-        // fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime, stime in clock ticks
-        const fields = (await readFile(`/proc/${w.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-        sum += (Number(fields[11]) + Number(fields[12])) / 100;
-      }
+      for (const w of workers) sum += await cpuSeconds(w.pid!);
       return sum;
     },
     async close() {

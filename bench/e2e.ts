@@ -21,6 +21,7 @@ import { startGraphSimulator, startOpenAISimulator, type GraphSimulator, type Op
 import {
   CANNED_TEXT,
   cpuProfNodeArgs,
+  cpuSeconds,
   createStackDatabase,
   deliverWebhook,
   dropPrefix,
@@ -36,6 +37,7 @@ import {
   STACK_KEYRING_SPEC,
   startIngressApp,
   startRedisServer,
+  statCpuSeconds,
   startWorkerApp,
   type ChildApp,
   type StackTenant,
@@ -156,17 +158,6 @@ export async function runPhase(stack: Stack, count: number, rate: number, text: 
   };
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-export async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-  } catch {
-    return NaN;
-  }
-}
-
 /** CPU seconds of every process named `name` (e.g. all postgres backends: shared with whatever else runs). */
 export async function cpuSecondsByName(name: string): Promise<number> {
   let total = 0;
@@ -175,8 +166,7 @@ export async function cpuSecondsByName(name: string): Promise<number> {
     try {
       const stat = await readFile(`/proc/${d}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
+      total += statCpuSeconds(stat);
     } catch {
       /* gone */
     }

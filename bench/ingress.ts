@@ -34,7 +34,7 @@ import { Redis } from 'ioredis';
 import { createSql, migrate, queueNames, redisOptionsFromUrl, withTenant } from '@alphadome/tenant-core';
 import { buildTextWebhook } from '@alphadome/whatsapp';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
-import { dropPrefix } from './stack.ts';
+import { dropPrefix, statCpuSeconds } from './stack.ts';
 import { findWrk, prepareWrkLoad, type PreparedWrkLoad } from './wrk-load.ts';
 
 export interface IngressBenchResult {
@@ -327,14 +327,12 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 
 /** CPU seconds used so far by a local process (/proc) and by the Redis server (INFO cpu). */
 async function cpuSample(pid: number, redisUrl: string): Promise<{ ingress: number; redis: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in USER_HZ (100 on Linux)
+  const ingress = statCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8'));
   const redis = new Redis(redisOptionsFromUrl(redisUrl));
   try {
     const info = await redis.info('cpu');
     const get = (k: string): number => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-    return { ingress: ticks / 100, redis: get('used_cpu_user') + get('used_cpu_sys') };
+    return { ingress, redis: get('used_cpu_user') + get('used_cpu_sys') };
   } finally {
     redis.disconnect();
   }

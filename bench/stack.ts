@@ -128,6 +128,21 @@ export async function cpuProfNodeArgs(): Promise<string[]> {
   return ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
 }
 
+/** CPU seconds (user + system) in a /proc/<pid>/stat line: utime, stime in clock ticks (100/s). */
+export function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds (user + system) a process has used so far; NaN once it is gone. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    return statCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return NaN;
+  }
+}
+
 /** VmRSS / VmHWM (peak) of a live process, in MB; null once it is gone. */
 export async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: number } | null> {
   try {
